@@ -1,0 +1,50 @@
+# One command per job; each target installs what it needs on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+# Airflow runs from this checkout: project-local home, our dags and plugins.
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export PYTHONPATH := $(CURDIR)/plugins$(if $(PYTHONPATH),:$(PYTHONPATH))
+
+.PHONY: install demo test lint airflow bench ui-shot sandbox clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python include/demo/run_demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+airflow: $(STAMP)
+	$(BIN)/airflow standalone
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmarks/run_all.py
+
+ui-shot: $(STAMP)
+	$(BIN)/python tests/ui/ui_shot.py
+
+sandbox: $(STAMP)
+	$(BIN)/python include/integra_sandbox/server.py --host 127.0.0.1 --port 8765 --token ik_test_sandbox
+
+clean:
+	rm -rf .airflow .cache .pytest_cache .ruff_cache .mypy_cache

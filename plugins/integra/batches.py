@@ -1,0 +1,81 @@
+"""Batch files: where recipients travel between tasks, so XCom carries locations, not people.
+
+A batch is JSON lines or Parquet with the columns ``phone_number``, ``recipient_name`` and
+``dynamic_variables`` (an object, or its JSON text), plus optional bookkeeping such as ``lead_id``.
+Locations are ``ObjectStoragePath`` URIs (``file://``, ``s3://`` …) or plain local paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+
+RECIPIENT_FIELDS = ("phone_number", "recipient_name", "dynamic_variables")
+DEFAULT_DATA_PATH_ENV = "INTEGRA_DATA_PATH"
+
+
+def data_root(base: str | None = None) -> ObjectStoragePath:
+    """Where this project writes batch files: an explicit base, ``$INTEGRA_DATA_PATH``, or local."""
+    chosen = base or os.environ.get(DEFAULT_DATA_PATH_ENV)
+    if not chosen:
+        home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+        chosen = "file://" + os.path.join(os.path.abspath(home), "integra-data")
+    return as_path(chosen)
+
+
+def as_path(location: str | os.PathLike[str] | ObjectStoragePath) -> ObjectStoragePath:
+    """A plain local path is accepted as ``file://`` so users can pass what they have."""
+    if isinstance(location, ObjectStoragePath):
+        return location
+    text = os.fspath(location)
+    if "://" not in text:
+        text = "file://" + os.path.abspath(text)
+    return ObjectStoragePath(text)
+
+
+def read_recipient_rows(location: str | ObjectStoragePath) -> list[dict[str, Any]]:
+    """All rows of one batch file (a batch is at most 10,000 rows, so it fits in memory)."""
+    path = as_path(location)
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq  # heavy: imported only when a Parquet batch is read
+
+        with path.open("rb") as handle:
+            rows: list[dict[str, Any]] = pq.read_table(handle).to_pylist()
+    elif name.endswith((".jsonl", ".ndjson", ".json")):
+        with path.open("r", encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+    else:
+        raise ValueError(f"Unsupported batch file {path}: use JSON lines (.jsonl) or Parquet (.parquet).")
+    return rows
+
+
+def to_recipients(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Keep only the contract's fields; decode ``dynamic_variables`` stored as JSON text."""
+    out = []
+    for row in rows:
+        variables = row.get("dynamic_variables") or {}
+        if isinstance(variables, str):
+            variables = json.loads(variables)
+        out.append(
+            {
+                "phone_number": row.get("phone_number"),
+                "recipient_name": row.get("recipient_name"),
+                "dynamic_variables": variables,
+            }
+        )
+    return out
+
+
+def phones_digest(phone_numbers: Sequence[str]) -> str:
+    """Order-independent fingerprint of a batch's numbers: same people → same digest."""
+    digest = hashlib.sha256()
+    for number in sorted(phone_numbers):
+        digest.update(number.encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()

@@ -1,0 +1,340 @@
+"""The idempotency ledger: the project's own promise that nobody is phoned twice.
+
+Integra documents no idempotency and no lookup, so before every POST the batch's deterministic key
+is *claimed* here (a primary key makes two workers race safely), and the campaign id is stored
+after the answer. Any later attempt reads the key first. Tables: include/sql/ledger_ddl.sql.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from integra import sql
+
+if TYPE_CHECKING:
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+DDL_PATH = Path(__file__).resolve().parents[2] / "include" / "sql" / "ledger_ddl.sql"
+MAX_TEXT = 500
+
+
+class Status(enum.StrEnum):
+    """Lifecycle of a batch key; see the DDL for what each means."""
+
+    SENDING = "sending"
+    CREATED = "created"
+    NOT_CREATED = "not_created"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+class ClaimState(enum.Enum):
+    """What a claim attempt found."""
+
+    CLAIMED = "claimed"  # this attempt owns the key: POST
+    EXISTS = "exists"  # a campaign already exists: POST nothing, return it
+    IN_DOUBT = "in_doubt"  # claimed earlier, outcome unknown: a person must look
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: ClaimState
+    row: dict[str, Any]
+
+
+def utc_now() -> str:
+    """Timestamps are bound as UTC text: the one form SQLite and PostgreSQL compare alike."""
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def logical_date_text(value: datetime) -> str:
+    """The run's logical date as stored in the ledger (UTC, seconds)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def campaign_key(dag_id: str, logical_date: datetime, batch_number: int, digest: str) -> str:
+    """Deterministic per batch: same DAG, day, batch and people → same key."""
+    return f"{dag_id}:{logical_date_text(logical_date)}:b{batch_number}:{digest[:16]}"
+
+
+class Ledger:
+    """Ledger tables in a warehouse reached through a common-sql connection."""
+
+    def __init__(self, conn_id: str) -> None:
+        self.conn_id = conn_id
+
+    @cached_property
+    def hook(self) -> DbApiHook:
+        return sql.get_db_hook(self.conn_id)
+
+    def ensure_schema(self) -> None:
+        """Create the ledger tables if missing (every statement is IF NOT EXISTS)."""
+        sql.run_script(self.hook, DDL_PATH.read_text(encoding="utf-8"))
+
+    # -- campaigns: claim → confirm / release / unknown -------------------------------------------
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        rows = sql.query(self.hook, "SELECT * FROM integra_campaigns WHERE campaign_key = :key", {"key": key})
+        return rows[0] if rows else None
+
+    def claim(
+        self,
+        *,
+        key: str,
+        dag_id: str,
+        run_id: str,
+        logical_date: str,
+        batch_number: int,
+        batch_count: int,
+        batch_hash: str,
+        name: str,
+        scheduled_at: str,
+        recipients_count: int,
+        resend_unconfirmed: bool = False,
+    ) -> Claim:
+        """Take the key before POSTing; exactly one concurrent caller gets CLAIMED."""
+        now = utc_now()
+        inserted = sql.execute(
+            self.hook,
+            """
+            INSERT INTO integra_campaigns (campaign_key, dag_id, run_id, logical_date, batch_number,
+                batch_count, batch_hash, name, status, scheduled_at, recipients_count, attempts,
+                claimed_at, updated_at)
+            VALUES (:key, :dag_id, :run_id, :logical_date, :batch_number, :batch_count, :batch_hash,
+                :name, :status, :scheduled_at, :recipients_count, 1, :now, :now)
+            ON CONFLICT (campaign_key) DO NOTHING
+            """,
+            {
+                "key": key,
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "logical_date": logical_date,
+                "batch_number": batch_number,
+                "batch_count": batch_count,
+                "batch_hash": batch_hash,
+                "name": name,
+                "status": Status.SENDING.value,
+                "scheduled_at": scheduled_at,
+                "recipients_count": recipients_count,
+                "now": now,
+            },
+        )
+        row = self.get(key)
+        if row is None:  # pragma: no cover - the row was just inserted or already there
+            raise RuntimeError(f"Ledger row {key} vanished right after the claim")
+        if inserted == 1:
+            return Claim(ClaimState.CLAIMED, row)
+        status = row["status"]
+        if status == Status.CREATED and row.get("campaign_id"):
+            return Claim(ClaimState.EXISTS, row)
+        retake = {Status.NOT_CREATED.value, Status.SKIPPED.value}
+        if resend_unconfirmed:
+            retake |= {Status.SENDING.value, Status.UNKNOWN.value}
+        if status in retake and self._retake(key, row, run_id=run_id, name=name, scheduled_at=scheduled_at):
+            return Claim(ClaimState.CLAIMED, self.get(key) or row)
+        fresh = self.get(key) or row
+        if fresh["status"] == Status.CREATED and fresh.get("campaign_id"):
+            return Claim(ClaimState.EXISTS, fresh)
+        return Claim(ClaimState.IN_DOUBT, fresh)
+
+    def _retake(self, key: str, seen: Mapping[str, Any], *, run_id: str, name: str, scheduled_at: str) -> bool:
+        """Compare-and-set on (status, attempts), so two retakers cannot both win."""
+        changed = sql.execute(
+            self.hook,
+            """
+            UPDATE integra_campaigns
+               SET status = :sending, attempts = attempts + 1, run_id = :run_id, name = :name,
+                   scheduled_at = :scheduled_at, last_error = NULL, updated_at = :now
+             WHERE campaign_key = :key AND status = :seen_status AND attempts = :seen_attempts
+            """,
+            {
+                "sending": Status.SENDING.value,
+                "run_id": run_id,
+                "name": name,
+                "scheduled_at": scheduled_at,
+                "now": utc_now(),
+                "key": key,
+                "seen_status": seen["status"],
+                "seen_attempts": seen["attempts"],
+            },
+        )
+        return changed == 1
+
+    def confirm(self, key: str, *, campaign_id: str, scheduled_at: str) -> None:
+        """The API created the campaign: from now on every attempt returns it."""
+        self._set(key, Status.CREATED, campaign_id=campaign_id, scheduled_at=scheduled_at)
+
+    def release(self, key: str, error: str) -> None:
+        """The attempt provably created nothing: a later attempt may POST again."""
+        self._set(key, Status.NOT_CREATED, last_error=error)
+
+    def mark_unknown(self, key: str, error: str) -> None:
+        """The answer was lost: only a person (or ``resend_unconfirmed``) may resend."""
+        self._set(key, Status.UNKNOWN, last_error=error)
+
+    def _set(self, key: str, status: Status, **values: Any) -> None:
+        assignments = ", ".join(f"{column} = :{column}" for column in values)
+        values = {k: (v[:MAX_TEXT] if isinstance(v, str) else v) for k, v in values.items()}
+        sql.execute(
+            self.hook,
+            f"UPDATE integra_campaigns SET status = :status, {assignments}, updated_at = :now "
+            "WHERE campaign_key = :key",
+            {"status": status.value, "now": utc_now(), "key": key, **values},
+        )
+
+    def record_skip(
+        self,
+        *,
+        key: str,
+        dag_id: str,
+        run_id: str,
+        logical_date: str,
+        batch_number: int,
+        batch_count: int,
+        batch_hash: str,
+        name: str,
+        recipients_count: int,
+        reason: str,
+    ) -> None:
+        """The late policy skipped this batch: recorded, so the day's summary says why."""
+        now = utc_now()
+        sql.execute(
+            self.hook,
+            """
+            INSERT INTO integra_campaigns (campaign_key, dag_id, run_id, logical_date, batch_number,
+                batch_count, batch_hash, name, status, recipients_count, attempts, last_error,
+                claimed_at, updated_at)
+            VALUES (:key, :dag_id, :run_id, :logical_date, :batch_number, :batch_count, :batch_hash,
+                :name, :status, :recipients_count, 1, :reason, :now, :now)
+            ON CONFLICT (campaign_key) DO UPDATE SET last_error = :reason, updated_at = :now
+            """,
+            {
+                "key": key,
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "logical_date": logical_date,
+                "batch_number": batch_number,
+                "batch_count": batch_count,
+                "batch_hash": batch_hash,
+                "name": name,
+                "status": Status.SKIPPED.value,
+                "recipients_count": recipients_count,
+                "reason": reason[:MAX_TEXT],
+                "now": now,
+            },
+        )
+
+    def campaigns_for_run(self, dag_id: str, logical_date: str) -> list[dict[str, Any]]:
+        return sql.query(
+            self.hook,
+            "SELECT * FROM integra_campaigns WHERE dag_id = :dag_id AND logical_date = :logical_date "
+            "ORDER BY batch_number",
+            {"dag_id": dag_id, "logical_date": logical_date},
+        )
+
+    # -- people -----------------------------------------------------------------------------------
+
+    def record_recipients(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Who went into which campaign; re-recording the same rows is a no-op."""
+        sql.execute_many(
+            self.hook,
+            """
+            INSERT INTO integra_campaign_recipients (campaign_key, lead_id, campaign_id, dag_id, run_id,
+                logical_date, phone_e164, phone_masked, recipient_name, scheduled_at, sent_at)
+            VALUES (:campaign_key, :lead_id, :campaign_id, :dag_id, :run_id, :logical_date, :phone_e164,
+                :phone_masked, :recipient_name, :scheduled_at, :sent_at)
+            ON CONFLICT (campaign_key, lead_id) DO NOTHING
+            """,
+            rows,
+        )
+
+    def record_rejections(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Leads not sent because of their data; a rerun of the day overwrites, never duplicates."""
+        sql.execute_many(
+            self.hook,
+            """
+            INSERT INTO integra_rejected_leads (dag_id, logical_date, lead_id, reason, run_id, field,
+                detail, original_value, recorded_at)
+            VALUES (:dag_id, :logical_date, :lead_id, :reason, :run_id, :field, :detail,
+                :original_value, :recorded_at)
+            ON CONFLICT (dag_id, logical_date, lead_id, reason) DO UPDATE SET
+                run_id = excluded.run_id, detail = excluded.detail, recorded_at = excluded.recorded_at
+            """,
+            rows,
+        )
+
+    def suppressed_numbers(self, numbers: Iterable[str]) -> set[str]:
+        """Which of these E.164 numbers are on the suppression list (queried in chunks)."""
+        wanted = sorted(set(numbers))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            params = {f"n{i}": number for i, number in enumerate(chunk)}
+            marks = ", ".join(f":n{i}" for i in range(len(chunk)))
+            rows = sql.query(
+                self.hook,
+                f"SELECT phone_e164 FROM integra_suppression_list WHERE phone_e164 IN ({marks})",
+                params,
+            )
+            found.update(row["phone_e164"] for row in rows)
+        return found
+
+    def recently_called(self, dag_id: str, numbers: Iterable[str], *, since: str, logical_date: str) -> set[str]:
+        """Numbers this campaign phoned since ``since`` on *another* day (a rerun is not a repeat)."""
+        wanted = sorted(set(numbers))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            params: dict[str, Any] = {f"n{i}": number for i, number in enumerate(chunk)}
+            params.update(dag_id=dag_id, since=since, logical_date=logical_date)
+            marks = ", ".join(f":n{i}" for i in range(len(chunk)))
+            rows = sql.query(
+                self.hook,
+                "SELECT DISTINCT phone_e164 FROM integra_campaign_recipients "
+                f"WHERE dag_id = :dag_id AND sent_at >= :since AND logical_date <> :logical_date "
+                f"AND phone_e164 IN ({marks})",
+                params,
+            )
+            found.update(row["phone_e164"] for row in rows)
+        return found
+
+    def record_run(self, summary: Mapping[str, Any]) -> None:
+        """The day's accounting; a rerun replaces the row for the same logical date."""
+        counts = summary["counts"]
+        sql.execute(
+            self.hook,
+            """
+            INSERT INTO integra_runs (dag_id, logical_date, run_id, status, queried, sent, rejected,
+                suppressed, duplicates, cooled_down, campaigns, summary, recorded_at)
+            VALUES (:dag_id, :logical_date, :run_id, :status, :queried, :sent, :rejected, :suppressed,
+                :duplicates, :cooled_down, :campaigns, :summary, :now)
+            ON CONFLICT (dag_id, logical_date) DO UPDATE SET run_id = excluded.run_id,
+                status = excluded.status, queried = excluded.queried, sent = excluded.sent,
+                rejected = excluded.rejected, suppressed = excluded.suppressed,
+                duplicates = excluded.duplicates, cooled_down = excluded.cooled_down,
+                campaigns = excluded.campaigns, summary = excluded.summary,
+                recorded_at = excluded.recorded_at
+            """,
+            {
+                "dag_id": summary["dag_id"],
+                "logical_date": summary["logical_date"],
+                "run_id": summary["run_id"],
+                "status": summary["status"],
+                "queried": counts["queried"],
+                "sent": counts["sent"],
+                "rejected": counts["rejected"],
+                "suppressed": counts["suppressed"],
+                "duplicates": counts["duplicates"],
+                "cooled_down": counts["cooled_down"],
+                "campaigns": len(summary["campaigns"]),
+                "summary": json.dumps(summary, sort_keys=True, default=str),
+                "now": utc_now(),
+            },
+        )
