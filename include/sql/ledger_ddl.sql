@@ -27,11 +27,13 @@ CREATE TABLE IF NOT EXISTS integra_campaigns (
 );
 CREATE INDEX IF NOT EXISTS ix_integra_campaigns_run ON integra_campaigns (dag_id, logical_date);
 
--- One row per person in a created campaign: the cooldown and "who was phoned" read this.
+-- One row per person in a claimed batch, written with the claim. campaign_id is set when Integra
+-- confirms the campaign: rows without it belong to a batch that was not (or not yet) created.
+-- The cooldown and "who was phoned" read the rows that have a campaign_id.
 CREATE TABLE IF NOT EXISTS integra_campaign_recipients (
     campaign_key     VARCHAR(255) NOT NULL,
     lead_id          VARCHAR(255) NOT NULL,
-    campaign_id      VARCHAR(64)  NOT NULL,
+    campaign_id      VARCHAR(64),
     dag_id           VARCHAR(250) NOT NULL,
     run_id           VARCHAR(250) NOT NULL,
     logical_date     VARCHAR(40)  NOT NULL,

@@ -64,6 +64,22 @@ def campaign_key(dag_id: str, logical_date: datetime, batch_number: int, digest:
     return f"{dag_id}:{logical_date_text(logical_date)}:b{batch_number}:{digest[:16]}"
 
 
+_CLAIM_SQL = """
+    INSERT INTO integra_campaigns (campaign_key, dag_id, run_id, logical_date, batch_number, batch_count,
+        batch_hash, name, status, scheduled_at, recipients_count, attempts, claimed_at, updated_at)
+    VALUES (:key, :dag_id, :run_id, :logical_date, :batch_number, :batch_count, :batch_hash, :name, :status,
+        :scheduled_at, :recipients_count, 1, :now, :now)
+    ON CONFLICT (campaign_key) DO NOTHING
+"""
+_MEMBER_SQL = """
+    INSERT INTO integra_campaign_recipients (campaign_key, lead_id, dag_id, run_id, logical_date, phone_e164,
+        phone_masked, recipient_name, scheduled_at, sent_at)
+    VALUES (:campaign_key, :lead_id, :dag_id, :run_id, :logical_date, :phone_e164, :phone_masked,
+        :recipient_name, :scheduled_at, :sent_at)
+    ON CONFLICT (campaign_key, lead_id) DO NOTHING
+"""
+
+
 class Ledger:
     """Ledger tables in a warehouse reached through a common-sql connection."""
 
@@ -97,35 +113,45 @@ class Ledger:
         name: str,
         scheduled_at: str,
         recipients_count: int,
+        members: Sequence[Mapping[str, Any]] = (),
         resend_unconfirmed: bool = False,
     ) -> Claim:
-        """Take the key before POSTing; exactly one concurrent caller gets CLAIMED."""
+        """Take the key before POSTing; exactly one concurrent caller gets CLAIMED.
+
+        The batch's members are written in the same transaction as the claim, so the ledger always
+        knows who may have been phoned, even if this process dies right after the POST.
+        """
         now = utc_now()
-        inserted = sql.execute(
-            self.hook,
-            """
-            INSERT INTO integra_campaigns (campaign_key, dag_id, run_id, logical_date, batch_number,
-                batch_count, batch_hash, name, status, scheduled_at, recipients_count, attempts,
-                claimed_at, updated_at)
-            VALUES (:key, :dag_id, :run_id, :logical_date, :batch_number, :batch_count, :batch_hash,
-                :name, :status, :scheduled_at, :recipients_count, 1, :now, :now)
-            ON CONFLICT (campaign_key) DO NOTHING
-            """,
+        row_values = {
+            "key": key,
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "logical_date": logical_date,
+            "batch_number": batch_number,
+            "batch_count": batch_count,
+            "batch_hash": batch_hash,
+            "name": name,
+            "status": Status.SENDING.value,
+            "scheduled_at": scheduled_at,
+            "recipients_count": recipients_count,
+            "now": now,
+        }
+        member_rows = [
             {
-                "key": key,
+                **m,
+                "campaign_key": key,
                 "dag_id": dag_id,
                 "run_id": run_id,
                 "logical_date": logical_date,
-                "batch_number": batch_number,
-                "batch_count": batch_count,
-                "batch_hash": batch_hash,
-                "name": name,
-                "status": Status.SENDING.value,
                 "scheduled_at": scheduled_at,
-                "recipients_count": recipients_count,
-                "now": now,
-            },
-        )
+                "sent_at": now,
+            }
+            for m in members
+        ]
+        with sql.transaction(self.hook) as cur:
+            inserted = sql.run(cur, self.hook.placeholder, _CLAIM_SQL, row_values)
+            if inserted == 1:
+                sql.run_many(cur, self.hook.placeholder, _MEMBER_SQL, member_rows)
         row = self.get(key)
         if row is None:  # pragma: no cover - the row was just inserted or already there
             raise RuntimeError(f"Ledger row {key} vanished right after the claim")
@@ -137,39 +163,67 @@ class Ledger:
         retake = {Status.NOT_CREATED.value, Status.SKIPPED.value}
         if resend_unconfirmed:
             retake |= {Status.SENDING.value, Status.UNKNOWN.value}
-        if status in retake and self._retake(key, row, run_id=run_id, name=name, scheduled_at=scheduled_at):
+        if status in retake and self._retake(key, row, row_values, member_rows):
             return Claim(ClaimState.CLAIMED, self.get(key) or row)
         fresh = self.get(key) or row
         if fresh["status"] == Status.CREATED and fresh.get("campaign_id"):
             return Claim(ClaimState.EXISTS, fresh)
         return Claim(ClaimState.IN_DOUBT, fresh)
 
-    def _retake(self, key: str, seen: Mapping[str, Any], *, run_id: str, name: str, scheduled_at: str) -> bool:
+    def _retake(
+        self,
+        key: str,
+        seen: Mapping[str, Any],
+        values: Mapping[str, Any],
+        member_rows: Sequence[Mapping[str, Any]],
+    ) -> bool:
         """Compare-and-set on (status, attempts), so two retakers cannot both win."""
-        changed = sql.execute(
-            self.hook,
-            """
-            UPDATE integra_campaigns
-               SET status = :sending, attempts = attempts + 1, run_id = :run_id, name = :name,
-                   scheduled_at = :scheduled_at, last_error = NULL, updated_at = :now
-             WHERE campaign_key = :key AND status = :seen_status AND attempts = :seen_attempts
-            """,
-            {
-                "sending": Status.SENDING.value,
-                "run_id": run_id,
-                "name": name,
-                "scheduled_at": scheduled_at,
-                "now": utc_now(),
-                "key": key,
-                "seen_status": seen["status"],
-                "seen_attempts": seen["attempts"],
-            },
-        )
+        with sql.transaction(self.hook) as cur:
+            changed = sql.run(
+                cur,
+                self.hook.placeholder,
+                """
+                UPDATE integra_campaigns
+                   SET status = :status, attempts = attempts + 1, run_id = :run_id, name = :name,
+                       scheduled_at = :scheduled_at, recipients_count = :recipients_count,
+                       last_error = NULL, updated_at = :now
+                 WHERE campaign_key = :key AND status = :seen_status AND attempts = :seen_attempts
+                """,
+                {**values, "seen_status": seen["status"], "seen_attempts": seen["attempts"]},
+            )
+            if changed == 1:
+                sql.run(
+                    cur,
+                    self.hook.placeholder,
+                    "DELETE FROM integra_campaign_recipients WHERE campaign_key = :key",
+                    {"key": key},
+                )
+                sql.run_many(cur, self.hook.placeholder, _MEMBER_SQL, member_rows)
         return changed == 1
 
     def confirm(self, key: str, *, campaign_id: str, scheduled_at: str) -> None:
         """The API created the campaign: from now on every attempt returns it."""
-        self._set(key, Status.CREATED, campaign_id=campaign_id, scheduled_at=scheduled_at)
+        with sql.transaction(self.hook) as cur:
+            sql.run(
+                cur,
+                self.hook.placeholder,
+                "UPDATE integra_campaigns SET status = :status, campaign_id = :campaign_id, "
+                "scheduled_at = :scheduled_at, last_error = NULL, updated_at = :now WHERE campaign_key = :key",
+                {
+                    "status": Status.CREATED.value,
+                    "campaign_id": campaign_id,
+                    "scheduled_at": scheduled_at,
+                    "now": utc_now(),
+                    "key": key,
+                },
+            )
+            sql.run(
+                cur,
+                self.hook.placeholder,
+                "UPDATE integra_campaign_recipients SET campaign_id = :campaign_id, scheduled_at = :scheduled_at "
+                "WHERE campaign_key = :key",
+                {"campaign_id": campaign_id, "scheduled_at": scheduled_at, "key": key},
+            )
 
     def release(self, key: str, error: str) -> None:
         """The attempt provably created nothing: a later attempt may POST again."""
@@ -241,18 +295,18 @@ class Ledger:
 
     # -- people -----------------------------------------------------------------------------------
 
-    def record_recipients(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Who went into which campaign; re-recording the same rows is a no-op."""
-        sql.execute_many(
+    def day_members(self, dag_id: str, logical_date: str) -> list[dict[str, Any]]:
+        """Leads already in a batch of this day that exists or may exist (created, sending, unknown)."""
+        return sql.query(
             self.hook,
             """
-            INSERT INTO integra_campaign_recipients (campaign_key, lead_id, campaign_id, dag_id, run_id,
-                logical_date, phone_e164, phone_masked, recipient_name, scheduled_at, sent_at)
-            VALUES (:campaign_key, :lead_id, :campaign_id, :dag_id, :run_id, :logical_date, :phone_e164,
-                :phone_masked, :recipient_name, :scheduled_at, :sent_at)
-            ON CONFLICT (campaign_key, lead_id) DO NOTHING
+            SELECT r.lead_id, c.campaign_key, c.batch_number, c.status
+              FROM integra_campaign_recipients r
+              JOIN integra_campaigns c ON c.campaign_key = r.campaign_key
+             WHERE c.dag_id = :dag_id AND c.logical_date = :logical_date
+               AND c.status IN ('created', 'sending', 'unknown')
             """,
-            rows,
+            {"dag_id": dag_id, "logical_date": logical_date},
         )
 
     def record_rejections(self, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -24,8 +24,9 @@ from integra.exceptions import (
     IntegraUnavailableError,
 )
 from integra.hooks import IntegraHook
-from integra.ledger import ClaimState, Ledger, campaign_key, logical_date_text
+from integra.ledger import ClaimState, Ledger, Status, campaign_key, logical_date_text
 from integra.links import IntegraCampaignLink
+from integra.masking import mask_phone
 from integra.models import build_request
 
 if TYPE_CHECKING:
@@ -221,12 +222,25 @@ class IntegraOperator(BaseOperator):
     # -- execute ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        recipients = batches.to_recipients(self._recipient_rows())
+        rows = self._recipient_rows()
+        recipients = batches.to_recipients(rows)
         phone_numbers = [str(r["phone_number"]) for r in recipients]
         key, digest, day = self._key(context, phone_numbers)
+        dry_run = to_bool(self.dry_run)
+        resend = to_bool(self.resend_unconfirmed)
+        ledger = Ledger(self.ledger_conn_id) if self.ledger_conn_id else None
+
+        # 1. The ledger first: a batch that exists, or may exist, is never rebuilt or re-sent.
+        existing = ledger.get(key) if ledger else None
+        if existing and existing["status"] == Status.CREATED and existing.get("campaign_id"):
+            self.log.info("Batch %s already has campaign %s: nothing sent", key, existing["campaign_id"])
+            return self._result(context, existing, key, reused=True)
+        if existing and existing["status"] in (Status.SENDING, Status.UNKNOWN) and not resend:
+            raise AirflowFailException(self._in_doubt_message(existing))
+
+        # 2. When: the requested time, the calling window and the late policy.
         decision = self.decide_schedule(context)
         name = f"{self.name} [{key.rsplit(':', 1)[-1][:8]}]"
-        ledger = Ledger(self.ledger_conn_id) if self.ledger_conn_id else None
         batch = {
             "key": key,
             "dag_id": self.dag_id,
@@ -238,19 +252,18 @@ class IntegraOperator(BaseOperator):
             "name": name,
             "recipients_count": len(recipients),
         }
-
         if decision.action == "skip":
             self.log.warning("Batch %s skipped: %s", key, decision.reason)
-            if ledger and not to_bool(self.dry_run):
+            if ledger and not dry_run:
                 ledger.record_skip(reason=decision.reason, **batch)
             raise AirflowSkipException(f"Campaign {name!r} not sent: {decision.reason}")
-
         assert decision.scheduled_at is not None
-        request = self._build(name, decision.scheduled_at, recipients)
         scheduled = scheduling.to_iso(decision.scheduled_at)
-        self.log.info("Batch %s: %s (%s)", key, scheduled, decision.reason)
+        self.log.info("Batch %s: scheduled_at %s (%s)", key, scheduled, decision.reason)
 
-        if to_bool(self.dry_run):
+        # 3. What: the contract's validation, before any state changes.
+        request = self._build(name, decision.scheduled_at, recipients)
+        if dry_run:
             self.log.info(
                 "Dry run: would create %r with %d recipients at %s; nothing sent, ledger unchanged",
                 name,
@@ -265,13 +278,12 @@ class IntegraOperator(BaseOperator):
                 "total_recipients": len(request.recipients),
                 "batch_number": self.batch_number,
             }
-
         if ledger is None:
             self.log.warning("No ledger_conn_id: only the Idempotency-Key header protects against resends")
-            created = self._create(request, key, None)
-            return self._result(context, created, key, reused=False)
+            return self._result(context, self._create(request, key, None), key, reused=False)
 
-        claim = ledger.claim(scheduled_at=scheduled, resend_unconfirmed=to_bool(self.resend_unconfirmed), **batch)
+        # 4. Claim, then POST exactly once.
+        claim = ledger.claim(scheduled_at=scheduled, members=_members(rows), resend_unconfirmed=resend, **batch)
         if claim.state is ClaimState.EXISTS:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, claim.row["campaign_id"])
             return self._result(context, claim.row, key, reused=True)
@@ -357,6 +369,19 @@ class IntegraOperator(BaseOperator):
             "integra_campaigns (status 'created') and clear this task; if not, rerun with the param "
             "resend_unconfirmed=true."
         )
+
+
+def _members(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ledger rows for the people in a batch; a row without a lead id is keyed by its number."""
+    return [
+        {
+            "lead_id": str(row.get("lead_id") or row.get("phone_number")),
+            "phone_e164": str(row.get("phone_number")),
+            "phone_masked": mask_phone(str(row.get("phone_number"))),
+            "recipient_name": str(row.get("recipient_name") or ""),
+        }
+        for row in rows
+    ]
 
 
 def _run_after(context: Mapping[str, Any]) -> datetime | None:

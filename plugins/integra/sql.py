@@ -8,8 +8,8 @@ warehouse while values are still bound by the driver, never formatted into the s
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from contextlib import closing
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from integra.exceptions import IntegraConfigError
@@ -17,8 +17,8 @@ from integra.exceptions import IntegraConfigError
 if TYPE_CHECKING:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-#: A string literal, a ``:name`` parameter (not a ``::`` cast), or a bare percent sign.
-_TOKEN = re.compile(r"'(?:[^']|'')*'|(?<![:\w\\]):([A-Za-z_]\w*)|%")
+#: A comment, a string literal, a ``:name`` parameter (not a ``::`` cast), or a bare percent sign.
+_TOKEN = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|(?<![:\w\\]):([A-Za-z_]\w*)|%", re.DOTALL)
 
 
 def get_db_hook(conn_id: str) -> DbApiHook:
@@ -47,7 +47,7 @@ def get_db_hook(conn_id: str) -> DbApiHook:
 def bind(sql: str, params: Mapping[str, Any], placeholder: str) -> tuple[str, list[Any]]:
     """Rewrite ``:name`` parameters to the driver's positional ``placeholder``, in order.
 
-    String literals are left alone, so ``'10:30'`` stays text. With ``%s`` drivers every literal
+    Comments and string literals are left alone, so ``'10:30'`` stays text. With ``%s`` drivers every literal
     ``%`` is doubled, as psycopg2 requires whenever parameters are passed.
     """
     ordered: list[Any] = []
@@ -76,33 +76,47 @@ def split_statements(script: str) -> list[str]:
     return [stmt.strip() for stmt in "\n".join(lines).split(";") if stmt.strip()]
 
 
-def execute(hook: DbApiHook, sql: str, params: Mapping[str, Any] | None = None) -> int:
-    """Run one statement in its own transaction; returns the affected row count."""
-    text, values = bind(sql, params or {}, hook.placeholder)
+@contextmanager
+def transaction(hook: DbApiHook) -> Iterator[Any]:
+    """A cursor whose statements commit together, or not at all."""
     with closing(hook.get_conn()) as conn:
         cur = conn.cursor()
         try:
-            cur.execute(text, values) if values else cur.execute(text)
-            count = cur.rowcount
+            yield cur
             conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
         finally:
             cur.close()
-    return int(count)
+
+
+def run(cur: Any, placeholder: str, sql: str, params: Mapping[str, Any] | None = None) -> int:
+    """Execute one ``:name`` statement on an open cursor; returns the affected row count."""
+    text, values = bind(sql, params or {}, placeholder)
+    cur.execute(text, values) if values else cur.execute(text)
+    return int(cur.rowcount)
+
+
+def run_many(cur: Any, placeholder: str, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Execute one ``:name`` statement over many rows on an open cursor."""
+    if rows:
+        text, _ = bind(sql, rows[0], placeholder)
+        names = param_names(sql)
+        cur.executemany(text, [[row[name] for name in names] for row in rows])
+
+
+def execute(hook: DbApiHook, sql: str, params: Mapping[str, Any] | None = None) -> int:
+    """Run one statement in its own transaction; returns the affected row count."""
+    with transaction(hook) as cur:
+        return run(cur, hook.placeholder, sql, params)
 
 
 def execute_many(hook: DbApiHook, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """One statement over many rows, in one transaction."""
-    if not rows:
-        return
-    text, _ = bind(sql, rows[0], hook.placeholder)
-    names = param_names(sql)
-    with closing(hook.get_conn()) as conn:
-        cur = conn.cursor()
-        try:
-            cur.executemany(text, [[row[name] for name in names] for row in rows])
-            conn.commit()
-        finally:
-            cur.close()
+    if rows:
+        with transaction(hook) as cur:
+            run_many(cur, hook.placeholder, sql, rows)
 
 
 def query(hook: DbApiHook, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

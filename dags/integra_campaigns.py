@@ -1,0 +1,177 @@
+"""
+### Integra daily call campaigns
+
+One DAG per campaign definition in `include/campaigns/*.yaml`. Each run takes the leads that
+arrived during its data interval (the day before the run), turns them into valid, unique
+recipients, and creates outbound call campaigns in Integra, scheduled for the run's day at the
+campaign's `send_time`, inside its calling window.
+
+**Tasks**: `extract_leads` → `build_recipients` → `create_campaign` (one mapped instance per batch
+of at most 10,000 people) → `record_campaigns`.
+
+**Safe to rerun**: every batch has a key claimed in the ledger (`integra_campaigns`) before it is
+sent. Clearing a task, rerunning a day or backfilling never creates a campaign twice.
+
+**Params** (Trigger DAG w/ config): `dry_run` validates everything and sends nothing;
+`scheduled_at` overrides the start time (ISO 8601 with offset); `resend_unconfirmed` resends a
+batch whose earlier send has an unknown outcome, after you checked the Integra panel.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, TriggerRule, get_current_context, task
+
+from integra.definitions import CampaignDefinition, definition_files, load_definition
+from integra.exceptions import CampaignDefinitionError
+from integra.operators import IntegraOperator
+
+log = logging.getLogger(__name__)
+
+EXTRACT_DOC = """
+Runs the campaign's SQL file against the warehouse connection with the data interval bound as
+parameters, flags leads on the suppression list or inside the cooldown (a join against the
+ledger), and streams the rows into a Parquet file. XCom holds the file's location and row count.
+**If it fails**: check the warehouse connection and the SQL file named in the error; rerun the task.
+"""
+BUILD_DOC = """
+Normalises numbers to E.164, cleans names, builds dynamic variables, drops duplicates, validates
+every recipient, records rejected leads with their reason in `integra_rejected_leads`, and writes
+batches of at most `max_recipients_per_campaign`. Leads already in a batch of this day keep it.
+**If it fails**: it sent nothing; fix the cause and clear the task.
+"""
+CREATE_DOC = """
+`IntegraOperator`, one instance per batch. Claims the batch key in `integra_campaigns`, POSTs the
+campaign once, stores its id. The **Integra campaign** button opens it in the panel.
+**If it fails with "outcome unknown"**: open the Integra panel and look for the campaign named in
+the error. If it exists, set its id in `integra_campaigns` (status `created`) and clear the task.
+If it does not, trigger the day again with `resend_unconfirmed` on. Never just retry.
+**If it fails otherwise** (401, 422, 404): nothing was created; fix the connection or definition
+and clear the task.
+"""
+RECORD_DOC = """
+Writes the run summary to `integra_runs`, the log and XCom (queried = sent + skipped + rejected +
+suppressed + duplicates + cooled down, checked), and emits an event on the campaign's ledger
+Asset for downstream DAGs. **If it fails**: it is safe to clear; it only reads the ledger.
+"""
+
+
+def ledger_asset(dag_id: str) -> Asset:
+    """The Asset downstream DAGs can schedule on: this campaign's ledger rows."""
+    return Asset(name=f"integra_ledger__{dag_id}", uri=f"integra://ledger/{dag_id}", group="integra")
+
+
+def build_dag(definition: CampaignDefinition) -> DAG:
+    """The daily DAG of one campaign definition."""
+    asset = ledger_asset(definition.dag_id)
+    with DAG(
+        dag_id=definition.dag_id,
+        description=definition.description or f"Integra campaign {definition.dag_id}",
+        doc_md=__doc__,
+        schedule=CronTriggerTimetable(
+            definition.schedule.cron, timezone=definition.schedule.timezone, interval=timedelta(days=1)
+        ),
+        start_date=definition.start_datetime,
+        catchup=definition.catchup,
+        max_active_runs=1,
+        tags=definition.tags,
+        default_args={
+            "owner": definition.owner,
+            "retries": definition.retries,
+            "retry_delay": timedelta(minutes=definition.retry_delay_minutes),
+        },
+        params={
+            "dry_run": Param(False, type="boolean", description="Validate and log everything; send nothing."),
+            "scheduled_at": Param(
+                None,
+                type=["null", "string"],
+                description="Override the start time: ISO 8601 with offset, e.g. 2026-03-25T10:00:00-03:00.",
+            ),
+            "resend_unconfirmed": Param(
+                False,
+                type="boolean",
+                description="Resend batches whose earlier send has an unknown outcome. Check the Integra panel first.",
+            ),
+        },
+        render_template_as_native_obj=True,
+    ) as dag:
+
+        @task(task_id="extract_leads", doc_md=EXTRACT_DOC)
+        def extract_leads() -> dict[str, Any]:
+            from integra import pipeline
+
+            return pipeline.extract_leads(definition, get_current_context())
+
+        @task(task_id="build_recipients", doc_md=BUILD_DOC)
+        def build_recipients(extracted: dict[str, Any]) -> list[dict[str, Any]]:
+            """Returns the mapped create_campaign's kwargs; the counts go to the XCom key "summary"."""
+            from integra import pipeline
+
+            context = get_current_context()
+            built = pipeline.build_recipients(definition, extracted, context)
+            context["ti"].xcom_push(key="summary", value=built)
+            return [
+                {k: b[k] for k in ("recipients", "batch_number", "batch_count", "name", "idempotency_key")}
+                for b in built["batches"]
+            ]
+
+        @task(
+            task_id="record_campaigns",
+            doc_md=RECORD_DOC,
+            trigger_rule=TriggerRule.NONE_FAILED,
+            outlets=[asset],
+        )
+        def record_campaigns(results: Any) -> dict[str, Any]:
+            from integra import pipeline
+            from integra.ledger import Ledger
+
+            context = get_current_context()
+            built = context["ti"].xcom_pull(task_ids="build_recipients", key="summary")
+            summary = pipeline.summarise(definition, built, [r for r in results or [] if r], context)
+            log.info("Run summary:\n%s", pipeline.format_summary(summary))
+            if summary["status"] != "dry_run":
+                Ledger(definition.warehouse_conn_id).record_run(summary)
+            context["outlet_events"][asset].extra = {
+                "logical_date": summary["logical_date"],
+                "status": summary["status"],
+                "counts": summary["counts"],
+                "campaign_ids": [c["campaign_id"] for c in summary["campaigns"] if c.get("campaign_id")],
+            }
+            return summary
+
+        batches = build_recipients(extract_leads())
+        created = IntegraOperator.partial(
+            task_id="create_campaign",
+            doc_md=CREATE_DOC,
+            integra_conn_id=definition.integra_conn_id,
+            ledger_conn_id=definition.warehouse_conn_id,
+            project_id=str(definition.project_id),
+            agent_id=str(definition.agent_id),
+            phone_number_id=str(definition.phone_number_id),
+            config=definition.config.model_dump(exclude_none=True) if definition.config else None,
+            send_time=definition.send_time.strftime("%H:%M"),
+            timezone=definition.timezone,
+            calling_window=definition.calling_window,
+            holidays=[d.isoformat() for d in definition.holidays],
+            late_policy=definition.late_policy.value,
+            late_grace=definition.late_grace,
+            scheduled_at="{{ params.scheduled_at }}",
+            dry_run="{{ params.dry_run }}",
+            resend_unconfirmed="{{ params.resend_unconfirmed }}",
+            map_index_template="batch {{ task.batch_number }}/{{ task.batch_count }}",
+        ).expand_kwargs(batches)
+        record_campaigns(created.output)
+    return dag
+
+
+for _path in definition_files():
+    try:
+        _definition = load_definition(_path)
+    except CampaignDefinitionError as _exc:
+        # Reported as an import error by integra_definitions_check.py; the other campaigns still load.
+        log.error("Skipping campaign definition: %s", _exc)
+        continue
+    globals()[_definition.dag_id] = build_dag(_definition)

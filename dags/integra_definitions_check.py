@@ -1,0 +1,21 @@
+"""Surfaces invalid campaign definitions as Airflow import errors.
+
+`integra_campaigns.py` skips a bad definition so every other campaign keeps running; this file
+raises for it, so the problem shows in the UI's import errors with the file, field and fix.
+It defines no DAG of its own.
+"""
+
+from __future__ import annotations
+
+from integra.definitions import definition_files, load_definition
+from integra.exceptions import CampaignDefinitionError
+
+_problems: list[str] = []
+for _path in definition_files():
+    try:
+        load_definition(_path)
+    except CampaignDefinitionError as _exc:
+        _problems.append(str(_exc))
+
+if _problems:
+    raise CampaignDefinitionError("\n".join(_problems))

@@ -1,0 +1,226 @@
+"""Campaign definitions: one YAML file per recurring campaign, validated before a DAG exists.
+
+Validation runs at DAG parse time, so it stays cheap (pydantic and YAML only: no database, no
+network, no pandas) and every message names the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from integra import scheduling
+from integra.contract import MAX_RECIPIENTS
+from integra.exceptions import CampaignDefinitionError
+from integra.models import CampaignConfig, field_path
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Where definitions and their SQL live; the environment can point elsewhere (tests, other repos).
+DEFINITIONS_DIR = Path(os.environ.get("INTEGRA_CAMPAIGNS_DIR") or ROOT / "include" / "campaigns")
+SQL_DIR = Path(os.environ.get("INTEGRA_SQL_DIR") or ROOT / "include" / "sql")
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME_FIELDS = {"date", "batch", "batches", "dag_id"}
+
+
+def _identifier(value: str) -> str:
+    """Column names are put into SQL as identifiers, so only plain names are allowed."""
+    if not _IDENTIFIER.match(value):
+        raise ValueError(f"{value!r} is not a plain column name (letters, digits, underscore)")
+    return value
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=63)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Schedule(_Strict):
+    """When the DAG runs; the data interval is the day before the run."""
+
+    cron: str = "0 7 * * *"
+    timezone: str = "America/Sao_Paulo"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter  # small, already an Airflow dependency
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a cron expression; e.g. '0 7 * * *' runs daily at 07:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _timezone(value)
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA timezone; use e.g. America/Sao_Paulo") from exc
+    return value
+
+
+class Columns(_Strict):
+    """Which result columns of the leads query hold what."""
+
+    lead_id: Identifier = "lead_id"
+    phone: Identifier = "phone"
+    name: Identifier = "name"
+
+    @field_validator("lead_id", "phone", "name")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        return _identifier(value)
+
+
+class CampaignDefinition(_Strict):
+    """Everything one recurring campaign needs; ``include/campaigns/*.yaml``."""
+
+    dag_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,200}$")]
+    description: str = ""
+    owner: str = "integra"
+    tags: list[str] = Field(default_factory=lambda: ["integra"])
+    schedule: Schedule = Field(default_factory=Schedule)
+    start_date: date
+    catchup: bool = False
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    retry_delay_minutes: Annotated[float, Field(gt=0, le=1440)] = 5
+
+    warehouse_conn_id: str = "integra_warehouse"
+    integra_conn_id: str = "integra_default"
+    sql: str
+    columns: Columns = Field(default_factory=Columns)
+    dynamic_variables: dict[str, Identifier] = Field(default_factory=dict)
+
+    project_id: UUID
+    agent_id: UUID
+    phone_number_id: UUID
+    config: CampaignConfig | None = None
+    name_template: str = "{dag_id} {date} ({batch}/{batches})"
+
+    send_time: time = time(10, 0)
+    timezone: str = "America/Sao_Paulo"
+    calling_window: dict[str, str | None] | None = None
+    holidays: list[date] = Field(default_factory=list)
+    late_policy: scheduling.LatePolicy = scheduling.LatePolicy.SHIFT
+    late_grace_hours: Annotated[float, Field(ge=0, le=72)] = 6
+
+    default_region: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "BR"
+    title_case_names: bool = False
+    max_name_length: Annotated[int, Field(ge=1, le=1000)] = 120
+    max_recipients_per_campaign: Annotated[int, Field(ge=1, le=MAX_RECIPIENTS)] = MAX_RECIPIENTS
+    cooldown_days: Annotated[int, Field(ge=0, le=365)] = 7
+    extract_chunk_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 50_000
+    data_path: str | None = None
+    notify_on_failure: Literal["log", "none"] | None = None
+
+    source_file: str = Field(default="", exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        return _timezone(value)
+
+    @field_validator("dynamic_variables")
+    @classmethod
+    def _variables(cls, value: dict[str, str]) -> dict[str, str]:
+        for variable, column in value.items():
+            if not variable or not variable.replace("_", "a").isalnum():
+                raise ValueError(f"variable name {variable!r} must be letters, digits or underscore")
+            _identifier(column)
+        return value
+
+    @field_validator("name_template")
+    @classmethod
+    def _name_template(cls, value: str) -> str:
+        names = {field for _, field, _, _ in string.Formatter().parse(value) if field is not None}
+        unknown = names - _NAME_FIELDS
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder(s) {sorted(unknown)}; use only {{date}}, {{batch}}, {{batches}}, {{dag_id}}"
+            )
+        return value
+
+    @field_validator("sql")
+    @classmethod
+    def _sql_file(cls, value: str) -> str:
+        path = (SQL_DIR / value).resolve()
+        if SQL_DIR.resolve() not in path.parents:
+            raise ValueError(f"{value!r} must be a file inside include/sql/")
+        if not path.is_file():
+            raise ValueError(f"include/sql/{value} does not exist; create it or fix the file name")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> CampaignDefinition:
+        self.window()  # raises ValueError naming the day and value
+        return self
+
+    # -- derived --------------------------------------------------------------------------------
+
+    def window(self) -> scheduling.CallingWindow:
+        if self.calling_window is None:
+            default = scheduling.CallingWindow.default(self.timezone)
+            return scheduling.CallingWindow(
+                hours=default.hours, holidays=frozenset(self.holidays), timezone=self.timezone
+            )
+        return scheduling.CallingWindow.from_spec(self.calling_window, self.holidays, timezone=self.timezone)
+
+    @property
+    def sql_path(self) -> Path:
+        return SQL_DIR / self.sql
+
+    @property
+    def late_grace(self) -> timedelta:
+        return timedelta(hours=self.late_grace_hours)
+
+    @property
+    def start_datetime(self) -> datetime:
+        return datetime.combine(self.start_date, time(0), tzinfo=ZoneInfo(self.schedule.timezone))
+
+    def campaign_name(self, *, day: str, batch: int, batches: int) -> str:
+        return self.name_template.format(date=day, batch=batch, batches=batches, dag_id=self.dag_id)
+
+
+def load_definition(path: Path) -> CampaignDefinition:
+    """Parse and validate one file; any problem becomes a :class:`CampaignDefinitionError`."""
+    where = path.name
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CampaignDefinitionError(f"{where}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise CampaignDefinitionError(f"{where}: expected a mapping of fields (dag_id: ..., sql: ...)")
+    try:
+        definition = CampaignDefinition.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors()[:8]:
+            field = field_path(err["loc"]) if err["loc"] else "<file>"
+            hint = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "missing":
+                hint = "required: add it to the file"
+            elif err["type"] == "extra_forbidden":
+                hint = "unknown field: check the spelling against the README's campaign reference"
+            problems.append(f"{field}: {hint}")
+        raise CampaignDefinitionError(f"{where}: invalid campaign definition: " + "; ".join(problems)) from exc
+    return definition.model_copy(update={"source_file": str(path)})
+
+
+def definition_files(directory: Path = DEFINITIONS_DIR) -> list[Path]:
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])

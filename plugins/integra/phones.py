@@ -1,0 +1,461 @@
+"""Warehouse phone values → E.164 numbers we may call, or the reason we may not.
+
+``normalize_phone`` is the reference: one value at a time through ``phonenumbers``. It is the
+definition of right and it is slow (~90 µs a row). ``normalize_phones`` gives exactly the same
+answers for a whole ``Series`` but decides the common shapes of the default region's numbers
+with vectorised string operations and the region's own ``phonenumbers`` metadata; whatever it
+cannot decide with certainty goes to the reference, once per distinct value.
+
+Every step of the fast path mirrors a step of ``phonenumbers.parse`` (8.x/9.x) for the inputs it
+admits; anything outside them (other country codes, international dialling prefixes, leading-zero
+national numbers, extensions, letters, odd whitespace) is left to the reference.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+from phonenumbers import PhoneMetadata, PhoneNumberDesc, PhoneNumberType, ValidationResult
+
+__all__ = [
+    "CALLABLE_TYPES",
+    "INVALID_PHONE",
+    "MISSING_PHONE",
+    "NOT_CALLABLE",
+    "normalize_phone",
+    "normalize_phones",
+]
+
+MISSING_PHONE: Final = "missing_phone"
+INVALID_PHONE: Final = "invalid_phone"
+NOT_CALLABLE: Final = "not_callable"
+
+CALLABLE_TYPES: Final = frozenset(
+    {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.VOIP,
+    }
+)
+
+# phonenumbers' own limits (phonenumberutil._MIN_LENGTH_FOR_NSN, _MAX_LENGTH_FOR_NSN,
+# _MAX_INPUT_STRING_LENGTH); rows near them go to the reference anyway.
+_MIN_NSN: Final = 2
+_MAX_NSN: Final = 17
+_MAX_INPUT: Final = 250
+
+# Text the fast path admits: ASCII digits with the usual separators and at most one leading "+".
+# All of these separators are phonenumbers "valid punctuation", none starts an extension, and a
+# string of them with >= 3 digits is always a viable number, so parse() only ever sees the digits.
+_SIMPLE_TEXT: Final = r" *\+?[0-9 ().\-]*"
+_BLANK_TEXT: Final = r" *"
+
+# Order of phonenumbers' _number_type_helper, before the fixed-line/mobile decision.
+_SPECIAL_TYPES: Final = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+
+Result = tuple[str | None, str | None]
+
+
+# --------------------------------------------------------------------------------------------
+# Reference: one value at a time
+# --------------------------------------------------------------------------------------------
+
+
+def normalize_phone(value: object, default_region: str = "BR") -> Result:
+    """``(e164, None)`` for a number we may call, else ``(None, reason)``; the per-row reference.
+
+    Integral numbers (``5511987654321`` or ``5511987654321.0`` read from a numeric column) are
+    read as their digits. Any letter makes a value ``invalid_phone``: phonenumbers would turn
+    vanity spellings ("0800-FLORES") and "ext" suffixes into digits, which we never dial.
+    """
+    return _normalize_text(_to_text(value), default_region)
+
+
+def _to_text(value: object) -> str | None:
+    """The text phonenumbers sees for a cell, or ``None`` for a missing one."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        if math.isnan(number):
+            return None
+        # 5511987654321.0 is how a numeric column stores a phone number, not a decimal.
+        return str(int(number)) if number.is_integer() else str(value)
+    return str(value)
+
+
+def _normalize_text(text: str | None, region: str) -> Result:
+    """The reference on text already extracted from a cell."""
+    if text is None or not text.strip():
+        return None, MISSING_PHONE
+    if any(ch.isalpha() for ch in text):
+        return None, INVALID_PHONE
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None, INVALID_PHONE
+    if not phonenumbers.is_valid_number(number):
+        return None, INVALID_PHONE
+    if phonenumbers.number_type(number) not in CALLABLE_TYPES:
+        return None, NOT_CALLABLE
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+# --------------------------------------------------------------------------------------------
+# Vectorised
+# --------------------------------------------------------------------------------------------
+
+
+def normalize_phones(values: pd.Series, default_region: str = "BR") -> pd.DataFrame:
+    """Columns ``e164`` and ``reason`` for every row, equal to ``normalize_phone`` row by row.
+
+    The default region's usual shapes are decided with vectorised regexes taken from
+    phonenumbers' metadata; every other value goes to the reference, once per distinct value.
+    """
+    # A missing cell and "" get the same answer (missing_phone), so "" stands in for NA.
+    texts = _text_series(values).fillna("").reset_index(drop=True)
+    e164, reason = _normalize_texts(texts, default_region)
+    return pd.DataFrame(
+        {"e164": pd.array(e164, dtype="string"), "reason": pd.array(reason, dtype="string")},
+        index=values.index,
+    )
+
+
+def _text_series(values: pd.Series) -> pd.Series:
+    """Cells as text (``str`` dtype, missing as NA) with ``_to_text``'s semantics, cheaply when we can."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return values.astype("str")  # the Arrow-backed flavour where it is available
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return values.astype("str")  # str() of a NumPy integer is its digits, like _to_text
+    return pd.Series([_to_text(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype="str")
+
+
+def _normalize_texts(texts: pd.Series, region: str) -> tuple[np.ndarray, np.ndarray]:
+    """Object arrays (e164, reason) for NA-free texts with a ``RangeIndex``."""
+    size = len(texts)
+    e164 = np.full(size, None, dtype=object)
+    reason = np.full(size, None, dtype=object)
+    decided = np.zeros(size, dtype=bool)
+    rules = _fast_rules(region)
+    if size and rules is not None:
+        simple = _fullmatch(texts, _SIMPLE_TEXT) & (texts.str.len().to_numpy() <= _MAX_INPUT)
+        rows = np.flatnonzero(simple)
+        if rows.size:
+            sub = texts if rows.size == size else texts.iloc[rows].reset_index(drop=True)
+            done, sub_e164, sub_reason = _fast_path(sub, rules)
+            e164[rows[done]] = sub_e164[done]
+            reason[rows[done]] = sub_reason[done]
+            decided[rows[done]] = True
+    rows = np.flatnonzero(~decided)
+    cache: dict[str, Result] = {}
+    for i, text in zip(rows, texts.iloc[rows].tolist(), strict=True):
+        if text not in cache:
+            cache[text] = _normalize_text(text, region)
+        e164[i], reason[i] = cache[text]
+    return e164, reason
+
+
+@dataclass(frozen=True)
+class _Desc:
+    """One PhoneNumberDesc: pattern for the vectorised engine, compiled for Python, lengths."""
+
+    pattern: str
+    regex: re.Pattern[str]
+    lengths: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What the fast path needs from one region's metadata."""
+
+    region: str
+    country_code: str
+    idd: str | None
+    national_prefix: re.Pattern[str] | None
+    transform_rule: str | None
+    general: _Desc
+    special: tuple[tuple[_Desc, int], ...]
+    fixed_line: _Desc | None
+    mobile: _Desc | None
+    same_mobile_and_fixed_line: bool
+    single_region: bool
+    length_results: tuple[int, ...]
+
+    def length_result(self, length: int) -> int:
+        """phonenumbers' _test_number_length for an NSN of this many digits (general desc)."""
+        return self.length_results[min(length, len(self.length_results) - 1)]
+
+    def length_results_of(self, lengths: np.ndarray) -> np.ndarray:
+        """``length_result`` for an array of lengths."""
+        return np.asarray(self.length_results)[np.minimum(lengths, len(self.length_results) - 1)]
+
+
+def _desc(desc: PhoneNumberDesc | None) -> _Desc | None:
+    """``None`` when phonenumbers would never match the desc (absent or empty pattern)."""
+    if desc is None or not desc.national_number_pattern:
+        return None
+    pattern = desc.national_number_pattern
+    return _Desc(pattern, re.compile(pattern), tuple(desc.possible_length or ()))
+
+
+@functools.cache
+def _fast_rules(region: str) -> _Rules | None:
+    """The region's metadata in fast-path form, or ``None`` when it is not simple enough.
+
+    Simple enough: the region is the main one for its country code (so parse() uses its
+    metadata), and when it shares the code it has no leading-digits rule (so a number valid for
+    it is attributed to it). Every pattern must also work in the vectorised regex engine.
+    """
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    meta = PhoneMetadata.metadata_for_region(region, None)
+    if meta is None or meta.country_code is None:
+        return None
+    regions = phonenumbers.region_codes_for_country_code(meta.country_code)
+    if not regions or regions[0] != region or (len(regions) > 1 and meta.leading_digits is not None):
+        return None
+    country_code = str(meta.country_code)
+    # parse() takes the shortest known code after "+": none may be a prefix of ours.
+    if any(int(country_code[:i]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE for i in range(1, len(country_code))):
+        return None
+    general = _desc(meta.general_desc)
+    if general is None or not general.lengths:
+        return None
+    national_prefix = re.compile(meta.national_prefix_for_parsing) if meta.national_prefix_for_parsing else None
+    transform_rule = meta.national_prefix_transform_rule or None
+    if transform_rule and (national_prefix is None or national_prefix.groups == 0):
+        return None
+    special = tuple(
+        (desc, int(kind)) for name, kind in _SPECIAL_TYPES if (desc := _desc(getattr(meta, name, None))) is not None
+    )
+    fixed_line, mobile = _desc(meta.fixed_line), _desc(meta.mobile)
+    patterns = [d.pattern for d in (general, fixed_line, mobile, *(d for d, _ in special)) if d is not None]
+    prefixes = [p for p in (meta.international_prefix, meta.national_prefix_for_parsing) if p]
+    probe = pd.Series(["0123456789"], dtype="str")
+    try:
+        for pattern in patterns:
+            _fullmatch(probe, pattern)
+        for pattern in prefixes:
+            _prefix(probe, pattern)
+    except (ValueError, NotImplementedError):  # pyarrow's RE2 rejects a construct
+        return None
+    length_results = tuple(
+        int(
+            phonenumbers.is_possible_number_with_reason(
+                phonenumbers.PhoneNumber(country_code=meta.country_code, national_number=int("1" * length))
+            )
+        )
+        for length in range(1, _MAX_INPUT + 2)
+    )
+    return _Rules(
+        region=region,
+        country_code=country_code,
+        idd=meta.international_prefix or None,
+        national_prefix=national_prefix,
+        transform_rule=transform_rule,
+        general=general,
+        special=special,
+        fixed_line=fixed_line,
+        mobile=mobile,
+        same_mobile_and_fixed_line=bool(meta.same_mobile_and_fixed_line_pattern),
+        single_region=len(regions) == 1,
+        # An empty NSN is too short for every region (no region has a possible length 0).
+        length_results=(int(ValidationResult.TOO_SHORT), *length_results),
+    )
+
+
+def _prefix(texts: pd.Series, pattern: str, where: np.ndarray | None = None) -> np.ndarray:
+    """Writable mask of ``re.match`` (a match at the start), evaluated only on ``where`` rows."""
+    return _regex_mask(texts, f"(?:{pattern})", where, full=False)
+
+
+def _fullmatch(texts: pd.Series, pattern: str, where: np.ndarray | None = None) -> np.ndarray:
+    """Writable mask of ``re.fullmatch``; on NSNs, phonenumbers' _match_national_number."""
+    return _regex_mask(texts, f"(?:{pattern})", where, full=True)
+
+
+def _regex_mask(texts: pd.Series, pattern: str, where: np.ndarray | None, *, full: bool) -> np.ndarray:
+    """Regex over NA-free texts; rows outside ``where`` are ``False`` and cost nothing."""
+    if where is None or where.all():
+        subset = texts
+    elif not where.any():
+        return np.zeros(len(texts), dtype=bool)
+    else:
+        subset = texts[where]
+    hits = subset.str.fullmatch(pattern) if full else subset.str.match(pattern)
+    if subset is texts:
+        return np.array(hits, dtype=bool)
+    out = np.zeros(len(texts), dtype=bool)
+    out[where] = np.asarray(hits, dtype=bool)
+    return out
+
+
+def _matches_desc(nsn: pd.Series, lengths: np.ndarray, desc: _Desc | None, where: np.ndarray) -> np.ndarray:
+    """phonenumbers' _is_number_matching_desc, vectorised over the ``where`` rows."""
+    if desc is None:
+        return np.zeros(len(nsn), dtype=bool)
+    if desc.lengths:
+        where = where & np.isin(lengths, desc.lengths)
+    return _fullmatch(nsn, desc.pattern, where)
+
+
+def _number_types(nsn: pd.Series, where: np.ndarray, rules: _Rules) -> np.ndarray:
+    """phonenumbers' _number_type_helper, vectorised: PhoneNumberType codes (UNKNOWN off ``where``)."""
+    lengths = nsn.str.len().to_numpy()
+    kinds = np.full(len(nsn), int(PhoneNumberType.UNKNOWN))
+    open_ = _matches_desc(nsn, lengths, rules.general, where)
+    for desc, kind in rules.special:
+        hit = _matches_desc(nsn, lengths, desc, open_)
+        kinds[hit] = kind
+        open_ &= ~hit
+    fixed = _matches_desc(nsn, lengths, rules.fixed_line, open_)
+    if rules.same_mobile_and_fixed_line:
+        kinds[fixed] = int(PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        return kinds
+    mobile = _matches_desc(nsn, lengths, rules.mobile, open_)
+    kinds[fixed & mobile] = int(PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    kinds[fixed & ~mobile] = int(PhoneNumberType.FIXED_LINE)
+    kinds[mobile & ~fixed] = int(PhoneNumberType.MOBILE)
+    return kinds
+
+
+_KEEP_UNSTRIPPED: Final = (
+    int(ValidationResult.TOO_SHORT),
+    int(ValidationResult.IS_POSSIBLE_LOCAL_ONLY),
+    int(ValidationResult.INVALID_LENGTH),
+)
+
+
+def _strip_national_prefix(number: str, rules: _Rules) -> str | None:
+    """The NSN parse() keeps after trying to strip a national prefix/carrier code; ``None`` = unsure.
+
+    Mirrors _maybe_strip_national_prefix_carrier_code plus parse()'s length check after it.
+    """
+    assert rules.national_prefix is not None
+    match = rules.national_prefix.match(number)
+    if match is None:
+        return number
+    general = rules.general.regex
+    viable = general.fullmatch(number) is not None
+    if not rules.transform_rule or match.groups()[-1] is None:
+        potential = number[match.end() :]
+    else:
+        potential = rules.national_prefix.sub(rules.transform_rule, number, count=1)
+    if viable and general.fullmatch(potential) is None:
+        return number
+    if not potential:
+        return None
+    return number if rules.length_result(len(potential)) in _KEEP_UNSTRIPPED else potential
+
+
+def _strip_national_prefixes(nsn: pd.Series, ok: np.ndarray, rules: _Rules) -> tuple[pd.Series, np.ndarray]:
+    """``_strip_national_prefix`` over the ``ok`` rows: vectorised when only a bare prefix matched.
+
+    A carrier code with a transform rule ("0 15 11 …" in BR) is rare and goes row by row.
+    """
+    regex = rules.national_prefix
+    assert regex is not None
+    rows = np.flatnonzero(_prefix(nsn, regex.pattern, ok))
+    if not rows.size:
+        return nsn, ok
+    nsn, ok = nsn.copy(), ok.copy()
+    numbers = nsn.iloc[rows].reset_index(drop=True)
+    if rules.transform_rule:
+        # The transform applies only when the last group took part in the match.
+        plain = np.array(
+            [(m := regex.match(x)) is not None and m.groups()[-1] is None for x in numbers.tolist()], dtype=bool
+        )
+    else:
+        plain = np.ones(len(rows), dtype=bool)
+    # Bare prefix: parse() drops the match, unless that makes a viable number non-viable or
+    # leaves a length that cannot be a whole number; then the digits stay as they were.
+    potential = numbers.str.replace(f"^(?:{regex.pattern})", "", n=1, regex=True)
+    lengths = potential.str.len().to_numpy()
+    viable = _fullmatch(numbers, rules.general.pattern, plain)
+    keep = (viable & ~_fullmatch(potential, rules.general.pattern, plain & viable)) | (
+        (lengths > 0) & np.isin(rules.length_results_of(lengths), _KEEP_UNSTRIPPED)
+    )
+    result = potential.where(pd.Series(~keep), numbers).to_numpy(dtype=object)
+    unsure = plain & ~keep & (lengths == 0)
+    for i in np.flatnonzero(~plain):
+        result[i] = _strip_national_prefix(numbers.iat[i], rules)
+        unsure[i] = result[i] is None
+    ok[rows[unsure]] = False
+    nsn.iloc[rows[~unsure]] = result[~unsure]
+    return nsn, ok
+
+
+def _fast_path(texts: pd.Series, rules: _Rules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(decided, e164, reason) for texts matching ``_SIMPLE_TEXT`` (``RangeIndex``).
+
+    Follows parse(): country code after "+", else the default region's international prefix
+    (never decided here), else the default country code without "+" when the number is not
+    viable with it or too long; then the national prefix; then the type from the metadata.
+    """
+    size = len(texts)
+    cc = rules.country_code
+    plus = _prefix(texts, r" *\+")
+    digits = texts.str.replace(r"[^0-9]", "", regex=True)
+    n_digits = digits.str.len().to_numpy()
+    blank = (n_digits == 0) & ~plus & _fullmatch(texts, _BLANK_TEXT, n_digits == 0)
+
+    # Fewer than 3 digits may not be viable; "+" followed by another country code is not ours.
+    starts_cc = np.array(digits.str.startswith(cc), dtype=bool)
+    ok = (n_digits >= 3) & (~plus | starts_cc)
+    national = ok & ~plus
+    if rules.idd is not None:
+        national &= ~_prefix(digits, rules.idd, national)
+    ok &= plus | national
+    rest = digits.str.slice(len(cc))
+    bare_cc = national & starts_cc
+    if rules.national_prefix is not None:
+        # _maybe_extract_country_code strips a national prefix after the bare country code too.
+        ok &= ~(bare_cc & _prefix(rest, rules.national_prefix.pattern, bare_cc))
+        bare_cc &= ok
+    too_long = rules.length_results_of(n_digits) == int(ValidationResult.TOO_LONG)
+    general = rules.general.pattern
+    bare_cc &= too_long | (~_fullmatch(digits, general, bare_cc) & _fullmatch(rest, general, bare_cc))
+    nsn = rest.where(pd.Series(plus | bare_cc), digits)
+    ok &= nsn.str.len().to_numpy() >= _MIN_NSN
+
+    if rules.national_prefix is not None:
+        nsn, ok = _strip_national_prefixes(nsn, ok, rules)
+
+    n_nsn = nsn.str.len().to_numpy()
+    # A leading zero would go through phonenumbers' "Italian leading zero" bookkeeping.
+    ok &= (n_nsn >= _MIN_NSN) & (n_nsn <= _MAX_NSN) & ~_prefix(nsn, "0", ok)
+    kinds = _number_types(nsn, ok, rules)
+    unknown = kinds == int(PhoneNumberType.UNKNOWN)
+    if not rules.single_region:
+        # Another region sharing the code may still claim the number: the reference decides.
+        ok &= ~unknown
+    callable_ = np.isin(kinds, [int(t) for t in CALLABLE_TYPES])
+
+    e164 = np.full(size, None, dtype=object)
+    reason = np.full(size, None, dtype=object)
+    accepted = ok & callable_
+    e164[accepted] = ("+" + cc + nsn[accepted]).to_numpy(dtype=object)
+    reason[ok & unknown] = INVALID_PHONE
+    reason[ok & ~unknown & ~callable_] = NOT_CALLABLE
+    reason[blank] = MISSING_PHONE
+    return ok | blank, e164, reason

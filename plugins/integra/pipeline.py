@@ -1,0 +1,525 @@
+"""The daily campaign's data steps: extract leads, build recipient batches, summarise the run.
+
+Each function takes the validated campaign definition and the task context, and returns only
+small, JSON-able values for XCom: file locations and counts, never people.
+Heavy libraries (pandas, pyarrow, phonenumbers) are imported inside the functions, so parsing the
+DAG file stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from integra import batches, sql
+from integra.ledger import Ledger, Status, campaign_key, logical_date_text
+from integra.masking import mask_phone
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from airflow.sdk import ObjectStoragePath
+
+    from integra.definitions import CampaignDefinition
+
+log = logging.getLogger(__name__)
+
+EXCLUSION_COLUMN = "integra_exclusion"
+_CONTROL = r"[\x00-\x1f\x7f]"
+MAX_VARIABLE_LENGTH = 500
+
+
+# -- helpers -----------------------------------------------------------------------------------------
+
+
+def _sql_time(value: datetime) -> str:
+    """Bound timestamps are UTC text, which SQLite and PostgreSQL both compare correctly."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def run_day(context: Mapping[str, Any]) -> datetime:
+    """The run's logical date, or ``run_after`` for a manual run that has none."""
+    day = context.get("logical_date")
+    if day is None:
+        dag_run = context.get("dag_run")
+        day = getattr(dag_run, "run_after", None)
+    if day is None:
+        raise ValueError("The run has neither a logical date nor run_after")
+    return day
+
+
+def run_dir(definition: CampaignDefinition, context: Mapping[str, Any]) -> ObjectStoragePath:
+    """One folder per campaign and day, so a retry overwrites its own files and nothing else."""
+    day = logical_date_text(run_day(context)).replace(":", "")
+    path = batches.data_root(definition.data_path) / definition.dag_id / day
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def leads_query(definition: CampaignDefinition) -> str:
+    """The campaign's SQL, wrapped so the warehouse flags suppressed and cooled-down leads.
+
+    The join against the ledger runs where the data is; rows come back flagged rather than
+    filtered, so the run can account for every lead.
+    """
+    user_sql = definition.sql_path.read_text(encoding="utf-8").strip().rstrip(";")
+    cols = definition.columns
+    return f"""
+WITH integra_leads AS (
+{user_sql}
+)
+SELECT integra_leads.*,
+       CASE
+         WHEN EXISTS (SELECT 1 FROM integra_suppression_list s
+                       WHERE s.phone_e164 = CAST(integra_leads.{cols.phone} AS VARCHAR(255)))
+           THEN 'suppressed'
+         WHEN EXISTS (SELECT 1 FROM integra_campaign_recipients r
+                       WHERE r.dag_id = :dag_id
+                         AND r.lead_id = CAST(integra_leads.{cols.lead_id} AS VARCHAR(255))
+                         AND r.campaign_id IS NOT NULL
+                         AND r.sent_at >= :cooldown_since
+                         AND r.logical_date <> :ledger_logical_date)
+           THEN 'cooled_down'
+       END AS {EXCLUSION_COLUMN}
+  FROM integra_leads
+ ORDER BY integra_leads.{cols.lead_id}
+"""
+
+
+def query_params(definition: CampaignDefinition, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Values the leads SQL may use as ``:name`` parameters (always bound, never formatted in)."""
+    day = run_day(context)
+    start = context.get("data_interval_start") or day - timedelta(days=1)
+    end = context.get("data_interval_end") or day
+    return {
+        "data_interval_start": _sql_time(start),
+        "data_interval_end": _sql_time(end),
+        "logical_date": _sql_time(day),
+        "ds": day.astimezone(UTC).date().isoformat(),
+        "dag_id": definition.dag_id,
+        "cooldown_since": _sql_time(day - timedelta(days=definition.cooldown_days)),
+        "ledger_logical_date": logical_date_text(day),
+    }
+
+
+# -- extract_leads -----------------------------------------------------------------------------------
+
+
+def _cursor(conn: Any) -> Any:
+    """A server-side cursor where the driver has one (psycopg2), so rows stream in chunks."""
+    if type(conn).__module__.startswith("psycopg2"):
+        cur = conn.cursor(name="integra_leads")
+        cur.itersize = 10_000
+        return cur
+    return conn.cursor()
+
+
+def extract_leads(definition: CampaignDefinition, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Run the leads query and stream its rows, as text columns, into a Parquet file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ledger = Ledger(definition.warehouse_conn_id)
+    ledger.ensure_schema()
+    hook = ledger.hook
+    text, values = sql.bind(leads_query(definition), query_params(definition, context), hook.placeholder)
+    target = run_dir(definition, context) / "leads.parquet"
+    rows = 0
+    with closing(hook.get_conn()) as conn:
+        cur = _cursor(conn)
+        try:
+            cur.execute(text, values)
+            chunk = cur.fetchmany(definition.extract_chunk_rows)
+            columns = [str(col[0]).lower() for col in cur.description]
+            _check_columns(definition, columns)
+            schema = pa.schema([(name, pa.string()) for name in columns])
+            with target.open("wb") as handle, pq.ParquetWriter(handle, schema) as writer:
+                while chunk:
+                    arrays = [
+                        pa.array([None if row[i] is None else str(row[i]) for row in chunk], type=pa.string())
+                        for i in range(len(columns))
+                    ]
+                    writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                    rows += len(chunk)
+                    chunk = cur.fetchmany(definition.extract_chunk_rows)
+        finally:
+            cur.close()
+        conn.commit()
+    log.info("Extracted %d leads for %s into %s", rows, definition.dag_id, target)
+    return {"location": str(target), "rows": rows}
+
+
+def _check_columns(definition: CampaignDefinition, columns: list[str]) -> None:
+    needed = {definition.columns.lead_id, definition.columns.phone, definition.columns.name}
+    needed |= set(definition.dynamic_variables.values())
+    missing = sorted(c for c in needed if c.lower() not in columns)
+    if missing:
+        raise ValueError(
+            f"{definition.sql}: the query returns no column(s) {missing} named in the definition "
+            f"({definition.source_file}); it returns {columns}. Fix 'columns'/'dynamic_variables' or the SQL."
+        )
+
+
+# -- build_recipients --------------------------------------------------------------------------------
+
+
+def _chunks(location: str, size: int = 100_000) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    with batches.as_path(location).open("rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        for record_batch in parquet.iter_batches(batch_size=size):
+            yield record_batch.to_pandas()
+
+
+def _clean_names(names: pd.Series, *, title_case: bool, max_length: int) -> tuple[pd.Series, pd.Series]:
+    """Trimmed names and, per row, the reason they cannot be used (or NA)."""
+    import pandas as pd
+
+    text = names.astype("string")
+    cleaned = text.str.strip().str.replace(r"\s+", " ", regex=True)
+    if title_case:
+        cleaned = cleaned.str.title()
+    reason = pd.Series(pd.NA, index=names.index, dtype="string")
+    reason = reason.mask(cleaned.str.len().gt(max_length).fillna(False), "name_too_long")
+    reason = reason.mask(text.str.contains(_CONTROL, regex=True).fillna(False), "invalid_name")
+    reason = reason.mask(cleaned.isna() | cleaned.eq(""), "missing_name")
+    return cleaned, reason
+
+
+def build_recipients(
+    definition: CampaignDefinition, extracted: Mapping[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Turn extracted leads into batch files of valid, unique, callable recipients.
+
+    Every lead ends in exactly one bucket: batched, rejected (with a reason, written to the
+    ledger), duplicate, suppressed or cooled down. Leads already in a batch of this day that exists
+    or may exist keep that batch (and its key), so a rerun can never re-send them under a new key.
+    """
+    import pandas as pd
+
+    from integra.phones import normalize_phones
+
+    params = context.get("params") or {}
+    dry_run = bool(params.get("dry_run"))
+    day = run_day(context)
+    day_text = logical_date_text(day)
+    run_id = str(context.get("run_id") or "")
+    cols = definition.columns
+    ledger = Ledger(definition.warehouse_conn_id)
+
+    previous = {row["lead_id"]: row for row in ledger.day_members(definition.dag_id, day_text)}
+    counts: Counter[str] = Counter()
+    rejected_by_reason: Counter[str] = Counter()
+    seen_numbers: set[str] = set()
+    writer = _BatchWriter(run_dir(definition, context), definition.max_recipients_per_campaign)
+    cooldown_since = _sql_time(day - timedelta(days=definition.cooldown_days))
+    now = _sql_time(datetime.now(UTC))
+
+    for frame in _chunks(extracted["location"]):
+        counts["queried"] += len(frame)
+        frame = frame.reset_index(drop=True)
+        flag = frame[EXCLUSION_COLUMN] if EXCLUSION_COLUMN in frame else pd.Series(pd.NA, index=frame.index)
+        counts["suppressed"] += int(flag.eq("suppressed").sum())
+        counts["cooled_down"] += int(flag.eq("cooled_down").sum())
+        frame = frame[flag.isna()]
+
+        lead_ids = frame[cols.lead_id].astype("string").str.strip()
+        phones = normalize_phones(frame[cols.phone], definition.default_region)
+        names, name_reason = _clean_names(
+            frame[cols.name], title_case=definition.title_case_names, max_length=definition.max_name_length
+        )
+        reason = phones["reason"].astype("string")
+        field = pd.Series("phone", index=frame.index, dtype="string")
+        reason = reason.fillna(name_reason)
+        field = field.mask(phones["reason"].isna() & name_reason.notna(), "name")
+        variables = {}
+        for variable, column in definition.dynamic_variables.items():
+            values = frame[column].astype("string").fillna("").str.strip()
+            bad = values.str.contains(_CONTROL, regex=True) | values.str.len().gt(MAX_VARIABLE_LENGTH)
+            field = field.mask(reason.isna() & bad, f"dynamic_variables.{variable}")
+            reason = reason.mask(reason.isna() & bad, "invalid_variable")
+            variables[variable] = values
+        missing_id = lead_ids.isna() | lead_ids.eq("")
+        field = field.mask(missing_id, "lead_id")
+        reason = reason.mask(missing_id, "missing_lead_id")
+
+        rejected = reason.notna()
+        originals = {"phone": frame[cols.phone], "name": frame[cols.name], "lead_id": lead_ids}
+        rejections = [
+            {
+                "dag_id": definition.dag_id,
+                "logical_date": day_text,
+                "lead_id": str(lead_ids[i]) if not missing_id[i] else f"row:{counts['queried'] - len(frame) + i}",
+                "reason": str(reason[i]),
+                "run_id": run_id,
+                "field": str(field[i]),
+                "detail": _REASON_TEXT.get(str(reason[i]), str(reason[i])),
+                "original_value": _original(originals, frame, str(field[i]), i),
+                "recorded_at": now,
+            }
+            for i in frame.index[rejected]
+        ]
+        for row in rejections:
+            rejected_by_reason[row["reason"]] += 1
+
+        ok = frame.index[~rejected]
+        good = pd.DataFrame(
+            {
+                "lead_id": lead_ids[ok],
+                "phone_number": phones["e164"][ok].astype("string"),
+                "recipient_name": names[ok],
+            }
+        )
+        good["dynamic_variables"] = _variables_json(variables, ok)
+
+        # Duplicates: the first lead with a number wins, within the chunk and across chunks.
+        dup = good["phone_number"].duplicated(keep="first") | good["phone_number"].isin(seen_numbers)
+        for i in good.index[dup]:
+            rejections.append(
+                {
+                    "dag_id": definition.dag_id,
+                    "logical_date": day_text,
+                    "lead_id": str(good.at[i, "lead_id"]),
+                    "reason": "duplicate_phone",
+                    "run_id": run_id,
+                    "field": "phone",
+                    "detail": _REASON_TEXT["duplicate_phone"],
+                    "original_value": mask_phone(str(good.at[i, "phone_number"])),
+                    "recorded_at": now,
+                }
+            )
+        counts["duplicates"] += int(dup.sum())
+        good = good[~dup]
+        seen_numbers.update(good["phone_number"].tolist())
+
+        # Numbers normalised here may match the suppression list or the cooldown where the raw
+        # warehouse text did not: check the E.164 form too.
+        numbers = good["phone_number"].tolist()
+        suppressed = ledger.suppressed_numbers(numbers)
+        recent = (
+            ledger.recently_called(definition.dag_id, numbers, since=cooldown_since, logical_date=day_text) - suppressed
+        )
+        counts["suppressed"] += int(good["phone_number"].isin(suppressed).sum())
+        counts["cooled_down"] += int(good["phone_number"].isin(recent).sum())
+        good = good[~good["phone_number"].isin(suppressed | recent)]
+
+        if rejections and not dry_run:
+            ledger.record_rejections(rejections)
+        counts["rejected"] += sum(1 for r in rejections if r["reason"] != "duplicate_phone")
+        writer.add(good, previous)
+
+    batch_list = writer.close(definition, day, day_text)
+    counts["batched"] = sum(b["recipients_count"] for b in batch_list)
+    summary = {
+        "counts": dict(counts),
+        "rejected_by_reason": {k: v for k, v in sorted(rejected_by_reason.items()) if k != "duplicate_phone"},
+        "batches": batch_list,
+    }
+    log.info(
+        "Leads: %d queried, %d batched in %d batch(es), %d rejected %s, %d duplicates, %d suppressed, %d cooled down",
+        counts["queried"],
+        counts["batched"],
+        len(batch_list),
+        counts["rejected"],
+        summary["rejected_by_reason"],
+        counts["duplicates"],
+        counts["suppressed"],
+        counts["cooled_down"],
+    )
+    return summary
+
+
+_REASON_TEXT = {
+    "missing_phone": "no phone number",
+    "invalid_phone": "not a valid phone number for the default region or its country code",
+    "not_callable": "a valid number of a type that cannot take calls (premium, shared cost, pager …)",
+    "missing_name": "no name to greet the person with",
+    "invalid_name": "the name contains control characters",
+    "name_too_long": "the name is longer than max_name_length",
+    "invalid_variable": "a dynamic variable has control characters or is over 500 characters",
+    "missing_lead_id": "the lead has no id, so it could not be tracked in the ledger",
+    "duplicate_phone": "another lead of the same run has this number; the first one is called",
+}
+
+
+def _original(originals: Mapping[str, pd.Series], frame: pd.DataFrame, field: str, i: int) -> str | None:
+    """The value that caused the rejection, truncated: enough to fix the source row."""
+    if field.startswith("dynamic_variables."):
+        return None
+    series = originals.get(field)
+    value = None if series is None else series.get(i)
+    if value is None or value != value:  # NA
+        return None
+    return str(value)[:200]
+
+
+def _variables_json(variables: Mapping[str, pd.Series], index: Any) -> list[str]:
+    if not variables:
+        return ["{}"] * len(index)
+    names = list(variables)
+    columns = [variables[name][index].tolist() for name in names]
+    return [
+        json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False) for values in zip(*columns, strict=True)
+    ]
+
+
+class _BatchWriter:
+    """Fills batch files of at most ``size`` rows as chunks arrive; keeps earlier batches sticky."""
+
+    def __init__(self, folder: ObjectStoragePath, size: int) -> None:
+        self.folder = folder
+        self.size = size
+        self.pending: list[pd.DataFrame] = []
+        self.pending_rows = 0
+        self.new_batches: list[pd.DataFrame] = []
+        self.sticky: dict[str, list[pd.DataFrame]] = {}
+        self.sticky_info: dict[str, Mapping[str, Any]] = {}
+
+    def add(self, good: pd.DataFrame, previous: Mapping[str, Mapping[str, Any]]) -> None:
+        if previous:
+            keys = good["lead_id"].map(lambda lead: previous.get(lead, {}).get("campaign_key"))
+            for key, part in good[keys.notna()].groupby(keys[keys.notna()]):
+                self.sticky.setdefault(str(key), []).append(part)
+                self.sticky_info[str(key)] = previous[str(part["lead_id"].iloc[0])]
+            good = good[keys.isna()]
+        self.pending.append(good)
+        self.pending_rows += len(good)
+        while self.pending_rows >= self.size:
+            self._cut(self.size)
+
+    def _cut(self, rows: int) -> None:
+        import pandas as pd
+
+        frame = pd.concat(self.pending, ignore_index=True)
+        self.new_batches.append(frame.iloc[:rows])
+        rest = frame.iloc[rows:]
+        self.pending, self.pending_rows = [rest], len(rest)
+
+    def close(self, definition: CampaignDefinition, day: datetime, day_text: str) -> list[dict[str, Any]]:
+        import pandas as pd
+
+        if self.pending_rows:
+            self._cut(self.pending_rows)
+        first_new = max((int(info["batch_number"]) for info in self.sticky_info.values()), default=0) + 1
+        total = len(self.sticky) + len(self.new_batches)
+        local_day = day.astimezone(definition.window().zone).date().isoformat()
+        out = []
+        for key, parts in sorted(self.sticky.items(), key=lambda kv: int(self.sticky_info[kv[0]]["batch_number"])):
+            number = int(self.sticky_info[key]["batch_number"])
+            out.append(self._write(pd.concat(parts), number, total, definition, local_day, key))
+        for offset, frame in enumerate(self.new_batches):
+            number = first_new + offset
+            digest = batches.phones_digest(frame["phone_number"].tolist())
+            key = campaign_key(definition.dag_id, day, number, digest)
+            out.append(self._write(frame, number, total, definition, local_day, key))
+        return out
+
+    def _write(
+        self, frame: pd.DataFrame, number: int, total: int, definition: CampaignDefinition, local_day: str, key: str
+    ) -> dict[str, Any]:
+        path = self.folder / f"batch-{number:04d}.parquet"
+        with path.open("wb") as handle:
+            frame.to_parquet(handle, index=False)
+        return {
+            "recipients": str(path),
+            "batch_number": number,
+            "batch_count": total,
+            "name": definition.campaign_name(day=local_day, batch=number, batches=total),
+            "idempotency_key": key,
+            "recipients_count": len(frame),
+        }
+
+
+# -- record_campaigns --------------------------------------------------------------------------------
+
+
+def summarise(
+    definition: CampaignDefinition,
+    built: Mapping[str, Any],
+    results: list[Mapping[str, Any]],
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The run's accounting from the ledger (the source of truth) and the batch results."""
+    params = context.get("params") or {}
+    dry_run = bool(params.get("dry_run"))
+    day = run_day(context)
+    day_text = logical_date_text(day)
+    counts = dict(built["counts"])
+    keys = {b["idempotency_key"] for b in built["batches"]}
+    campaigns: list[dict[str, Any]] = []
+    sent = skipped = would_send = 0
+    if dry_run:
+        would_send = sum(int(r.get("total_recipients", 0)) for r in results)
+        campaigns = [dict(r) for r in results]
+    else:
+        for row in Ledger(definition.warehouse_conn_id).campaigns_for_run(definition.dag_id, day_text):
+            if row["campaign_key"] not in keys:
+                continue
+            if row["status"] == Status.CREATED:
+                sent += int(row["recipients_count"])
+            elif row["status"] == Status.SKIPPED:
+                skipped += int(row["recipients_count"])
+            campaigns.append(
+                {
+                    "batch_number": row["batch_number"],
+                    "campaign_key": row["campaign_key"],
+                    "campaign_id": row["campaign_id"],
+                    "status": row["status"],
+                    "name": row["name"],
+                    "scheduled_at": row["scheduled_at"],
+                    "recipients": row["recipients_count"],
+                    "reason": row["last_error"] if row["status"] == Status.SKIPPED else None,
+                }
+            )
+    counts.update(sent=sent, skipped_late=skipped, dry_run_not_sent=would_send)
+    counts.setdefault("rejected", 0)
+    for bucket in ("suppressed", "duplicates", "cooled_down"):
+        counts.setdefault(bucket, 0)
+    accounted = sum(
+        counts[k]
+        for k in ("sent", "skipped_late", "dry_run_not_sent", "rejected", "suppressed", "duplicates", "cooled_down")
+    )
+    status = "dry_run" if dry_run else ("skipped" if skipped and not sent else "ok")
+    summary = {
+        "dag_id": definition.dag_id,
+        "logical_date": day_text,
+        "run_id": str(context.get("run_id") or ""),
+        "status": status,
+        "counts": counts,
+        "rejected_by_reason": built.get("rejected_by_reason", {}),
+        "campaigns": campaigns,
+    }
+    if accounted != counts.get("queried", 0):
+        raise RuntimeError(
+            f"Accounting mismatch for {definition.dag_id} {day_text}: queried {counts.get('queried')} but "
+            f"sent+skipped+rejected+suppressed+duplicates+cooled_down = {accounted}: {json.dumps(counts)}"
+        )
+    return summary
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """A few lines a person reads in the task log or the demo's output."""
+    c = summary["counts"]
+    lines = [
+        f"{summary['dag_id']} {summary['logical_date']} ({summary['status']}): "
+        f"{c.get('queried', 0)} leads queried, {c.get('sent', 0)} sent, {c.get('rejected', 0)} rejected, "
+        f"{c.get('duplicates', 0)} duplicates, {c.get('suppressed', 0)} suppressed, "
+        f"{c.get('cooled_down', 0)} cooled down, {c.get('skipped_late', 0)} skipped (late)"
+        + (f", {c.get('dry_run_not_sent', 0)} in dry run" if c.get("dry_run_not_sent") else ""),
+    ]
+    if summary.get("rejected_by_reason"):
+        reasons = ", ".join(f"{k}={v}" for k, v in summary["rejected_by_reason"].items())
+        lines.append(f"  rejected by reason: {reasons}")
+    for campaign in summary["campaigns"]:
+        lines.append(
+            f"  batch {campaign.get('batch_number')}: campaign {campaign.get('campaign_id') or '-'} "
+            f"[{campaign.get('status', 'dry_run')}] {campaign.get('recipients', campaign.get('total_recipients'))} "
+            f"recipients, scheduled_at {campaign.get('scheduled_at') or '-'}"
+        )
+    return "\n".join(lines)
+
