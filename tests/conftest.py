@@ -38,7 +38,7 @@ for entry in (str(ROOT / "plugins"), str(ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-pytest_plugins = ["tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.campaign"]
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 

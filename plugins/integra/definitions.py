@@ -24,9 +24,16 @@ from integra.exceptions import CampaignDefinitionError
 from integra.models import CampaignConfig, field_path
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Where definitions and their SQL live; the environment can point elsewhere (tests, other repos).
-DEFINITIONS_DIR = Path(os.environ.get("INTEGRA_CAMPAIGNS_DIR") or ROOT / "include" / "campaigns")
-SQL_DIR = Path(os.environ.get("INTEGRA_SQL_DIR") or ROOT / "include" / "sql")
+
+
+def definitions_dir() -> Path:
+    """Where campaign definitions live: ``$INTEGRA_CAMPAIGNS_DIR`` or include/campaigns."""
+    return Path(os.environ.get("INTEGRA_CAMPAIGNS_DIR") or ROOT / "include" / "campaigns")
+
+
+def sql_dir() -> Path:
+    """Where their SQL files live: ``$INTEGRA_SQL_DIR`` or include/sql."""
+    return Path(os.environ.get("INTEGRA_SQL_DIR") or ROOT / "include" / "sql")
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME_FIELDS = {"date", "batch", "batches", "dag_id"}
@@ -159,11 +166,12 @@ class CampaignDefinition(_Strict):
     @field_validator("sql")
     @classmethod
     def _sql_file(cls, value: str) -> str:
-        path = (SQL_DIR / value).resolve()
-        if SQL_DIR.resolve() not in path.parents:
-            raise ValueError(f"{value!r} must be a file inside include/sql/")
+        folder = sql_dir().resolve()
+        path = (folder / value).resolve()
+        if folder not in path.parents:
+            raise ValueError(f"{value!r} must be a file inside {folder}")
         if not path.is_file():
-            raise ValueError(f"include/sql/{value} does not exist; create it or fix the file name")
+            raise ValueError(f"{folder / value} does not exist; create it or fix the file name")
         return value
 
     @model_validator(mode="after")
@@ -183,7 +191,7 @@ class CampaignDefinition(_Strict):
 
     @property
     def sql_path(self) -> Path:
-        return SQL_DIR / self.sql
+        return sql_dir() / self.sql
 
     @property
     def late_grace(self) -> timedelta:
@@ -222,5 +230,6 @@ def load_definition(path: Path) -> CampaignDefinition:
     return definition.model_copy(update={"source_file": str(path)})
 
 
-def definition_files(directory: Path = DEFINITIONS_DIR) -> list[Path]:
-    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+def definition_files(directory: Path | None = None) -> list[Path]:
+    folder = directory or definitions_dir()
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])

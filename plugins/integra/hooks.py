@@ -43,7 +43,7 @@ CONNECTION_HELP = (
     'AIRFLOW_CONN_{env}=\'{{"conn_type": "http", "host": "{base}", "password": "ik_live_..."}}\''
 )
 #: Connection extras that configure this hook rather than becoming HTTP headers.
-_HOOK_EXTRAS = ("panel_url",)
+_HOOK_EXTRAS = ("panel_url", "connect_timeout", "read_timeout")
 
 
 class BearerAuth(AuthBase):
@@ -74,7 +74,8 @@ class IntegraHook(HttpHook):
     """Create outbound call campaigns through the Integra HTTP API.
 
     :param integra_conn_id: an http connection; host = API base URL (default the production URL),
-        password = the organisation API key, extra ``panel_url`` = the panel's base URL.
+        password = the organisation API key, extra ``panel_url`` = the panel's base URL, extras
+        ``connect_timeout`` / ``read_timeout`` (seconds) override the arguments below.
     :param connect_timeout: seconds to establish the TCP/TLS connection.
     :param read_timeout: seconds to wait for the answer once the request was sent.
     :param rate_limit_attempts: attempts in all while the API answers 429.
@@ -120,6 +121,12 @@ class IntegraHook(HttpHook):
                 + CONNECTION_HELP.format(env=env, base=contract.PRODUCTION_BASE_URL)
             )
         mask_secret(conn.password)
+        extra = conn.extra_dejson
+        if "connect_timeout" in extra or "read_timeout" in extra:
+            self.timeout = (
+                float(extra.get("connect_timeout", self.timeout[0])),
+                float(extra.get("read_timeout", self.timeout[1])),
+            )
         return conn
 
     def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None) -> Session:
@@ -154,6 +161,7 @@ class IntegraHook(HttpHook):
         429 and connection failures before sending are retried here. A read timeout, a connection
         cut after sending, or a 5xx raises :class:`IntegraOutcomeUnknownError` and is never retried.
         """
+        self.connection  # noqa: B018 - fail fast on a missing token; reads the timeouts from the extras
         body = json.dumps(request.to_payload(), ensure_ascii=False, separators=(",", ":"))
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if idempotency_key:

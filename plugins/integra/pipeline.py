@@ -316,7 +316,7 @@ def build_recipients(
     batch_list = writer.close(definition, day, day_text)
     counts["batched"] = sum(b["recipients_count"] for b in batch_list)
     summary = {
-        "counts": dict(counts),
+        "counts": {k: counts[k] for k in ("queried", "batched", "rejected", "duplicates", "suppressed", "cooled_down")},
         "rejected_by_reason": {k: v for k, v in sorted(rejected_by_reason.items()) if k != "duplicate_phone"},
         "batches": batch_list,
     }
@@ -477,9 +477,6 @@ def summarise(
                 }
             )
     counts.update(sent=sent, skipped_late=skipped, dry_run_not_sent=would_send)
-    counts.setdefault("rejected", 0)
-    for bucket in ("suppressed", "duplicates", "cooled_down"):
-        counts.setdefault(bucket, 0)
     accounted = sum(
         counts[k]
         for k in ("sent", "skipped_late", "dry_run_not_sent", "rejected", "suppressed", "duplicates", "cooled_down")
@@ -522,4 +519,3 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             f"recipients, scheduled_at {campaign.get('scheduled_at') or '-'}"
         )
     return "\n".join(lines)
-

@@ -158,9 +158,7 @@ def base_scheduled_at(
     if run_after is not None:
         _require_aware(run_after, "run_after")
     if send_time.tzinfo is not None:
-        raise ValueError(
-            f"send_time must be a naive wall-clock time in the campaign timezone, got {send_time!r}"
-        )
+        raise ValueError(f"send_time must be a naive wall-clock time in the campaign timezone, got {send_time!r}")
     zone = _zone(timezone)
     reference = logical_date if logical_date is not None else run_after
     assert reference is not None  # for mypy: guarded above
@@ -217,9 +215,7 @@ class CallingWindow:
             if entry is None:
                 continue
             if len(entry) != 2 or not all(isinstance(t, time) for t in entry):
-                raise ValueError(
-                    f"hours for {name!r} must be None or an (open, close) pair of times, got {entry!r}"
-                )
+                raise ValueError(f"hours for {name!r} must be None or an (open, close) pair of times, got {entry!r}")
             opens, closes = entry
             if opens.tzinfo is not None or closes.tzinfo is not None:
                 raise ValueError(f"hours for {name!r} must be naive wall-clock times, got {entry!r}")
@@ -257,9 +253,7 @@ class CallingWindow:
         """
         unknown = sorted(str(k) for k in spec if k not in DAY_NAMES)
         if unknown:
-            raise ValueError(
-                f"calling window: unknown day(s) {unknown}, expected keys among {list(DAY_NAMES)}"
-            )
+            raise ValueError(f"calling window: unknown day(s) {unknown}, expected keys among {list(DAY_NAMES)}")
         hours: list[Hours | None] = []
         for name in DAY_NAMES:
             value = spec.get(name)
@@ -319,10 +313,7 @@ class CallingWindow:
         candidates = [_utc(_localize(day, opens, zone)), _utc(naive.replace(tzinfo=zone, fold=1))]
         day_start = _utc(_localize(day, time(0), zone))
         day_end = _utc(_localize(day + timedelta(days=1), time(0), zone)) - _SECOND
-        if (
-            day_end > day_start
-            and day_start.astimezone(zone).utcoffset() != day_end.astimezone(zone).utcoffset()
-        ):
+        if day_end > day_start and day_start.astimezone(zone).utcoffset() != day_end.astimezone(zone).utcoffset():
             candidates.append(_find_transition(day_start, day_end, zone))
         candidates.append(day_start)
         return candidates

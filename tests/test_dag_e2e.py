@@ -1,0 +1,149 @@
+"""The daily campaign end to end: warehouse → recipients → sandbox campaigns → ledger."""
+
+from __future__ import annotations
+
+import math
+
+from tests.fixtures.campaign import future_run
+
+
+def _accounted(counts: dict) -> int:
+    return sum(counts[k] for k in ("sent", "skipped_late", "rejected", "suppressed", "duplicates", "cooled_down"))
+
+
+def test_daily_run_creates_campaigns_and_ledger(campaign):
+    run_at = future_run()
+    campaign.define(max_recipients_per_campaign=200)
+    campaign.seed(500, run_at)
+    dag_run = campaign.run(run_at)
+    assert str(dag_run.state) == "success"
+
+    summary = campaign.summary(run_at)
+    counts = summary["counts"]
+    assert counts["queried"] == 500
+    assert counts["queried"] == _accounted(counts)
+    assert counts["rejected"] > 0
+    assert counts["duplicates"] > 0
+    created = campaign.sandbox.campaigns()
+    assert len(created) == math.ceil(counts["sent"] / 200) == len(summary["campaigns"])
+    assert sum(c["total_recipients"] for c in created) == counts["sent"]
+
+    phones = [r["phone_number"] for c in created for r in c["request"]["recipients"]]
+    assert len(phones) == len(set(phones)), "a number was sent twice"
+    for c in created:
+        body = c["request"]
+        assert body["scheduled_at"] == run_at.replace(hour=10).isoformat()
+        assert body["config"] == {
+            "call_timeout": 45,
+            "voicemail_mode": "hangup",
+            "outbound_auto_greet": True,
+            "max_concurrent": 2,
+        }
+        assert body["name"].startswith(f"Leads diários {run_at.date().isoformat()} (")
+        assert c["idempotency_key"].startswith("integra_test_campaign:")
+        assert set(body["recipients"][0]["dynamic_variables"]) == {"leadName", "companyName", "product"}
+
+    ledger = campaign.query("SELECT campaign_id, status, recipients_count FROM integra_campaigns")
+    assert {r["campaign_id"] for r in ledger} == {c["id"] for c in created}
+    assert {r["status"] for r in ledger} == {"created"}
+    recipients = campaign.query("SELECT COUNT(*) AS n FROM integra_campaign_recipients WHERE campaign_id IS NOT NULL")
+    assert recipients[0]["n"] == counts["sent"]
+    rejected = campaign.query("SELECT reason, COUNT(*) AS n FROM integra_rejected_leads GROUP BY reason")
+    by_reason = {r["reason"]: r["n"] for r in rejected}
+    assert by_reason.pop("duplicate_phone") == counts["duplicates"]
+    assert by_reason == summary["rejected_by_reason"]
+
+
+def test_rerun_of_the_same_day_creates_nothing(sqlite_campaign):
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.seed(300, run_at)
+    assert str(campaign.run(run_at).state) == "success"
+    first = campaign.sandbox.campaigns()
+    assert str(campaign.run(run_at).state) == "success"
+    assert campaign.sandbox.campaigns() == first
+    assert campaign.summary(run_at)["counts"]["sent"] == sum(c["total_recipients"] for c in first)
+
+
+def test_25000_valid_leads_make_three_campaigns(sqlite_campaign):
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.seed(25_000, run_at, bad_ratio=0.0)
+    assert str(campaign.run(run_at).state) == "success"
+    created = campaign.sandbox.campaigns()
+    counts = campaign.summary(run_at)["counts"]
+    assert counts["sent"] == 25_000 - counts["duplicates"]
+    assert len(created) == 3
+    assert sorted(c["total_recipients"] for c in created) == [5_000, 10_000, 10_000]
+    assert campaign.sandbox.stats()["campaign_posts"] == 3
+
+
+def test_a_day_without_leads_posts_nothing(sqlite_campaign):
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.seed(50, run_at - __import__("datetime").timedelta(days=5))  # other days only
+    assert str(campaign.run(run_at).state) == "success"
+    assert campaign.sandbox.stats()["campaign_posts"] == 0
+    summary = campaign.summary(run_at)
+    assert summary["counts"]["queried"] == 0
+    assert summary["counts"]["sent"] == 0
+    assert summary["campaigns"] == []
+
+
+def test_cooldown_skips_leads_called_on_a_previous_day(sqlite_campaign):
+    from datetime import timedelta
+
+    campaign = sqlite_campaign
+    day1 = future_run()
+    day2 = day1 + timedelta(days=1)
+    while day2.weekday() >= 5:
+        day2 += timedelta(days=1)
+    # The second day's query window is widened to include day 1's leads (overlap).
+    (campaign.tmp / "sql" / "wide.sql").write_text(
+        "SELECT lead_id, full_name, phone, company, product, city FROM leads "
+        "WHERE created_at >= :cooldown_since AND created_at < :data_interval_end"
+    )
+    campaign.define(sql="wide.sql")
+    campaign.seed(200, day1, seed=1, prefix="A")
+    assert str(campaign.run(day1).state) == "success"
+    sent_day1 = campaign.summary(day1)["counts"]["sent"]
+    campaign.seed(100, day2, seed=2, prefix="B")
+    assert str(campaign.run(day2).state) == "success"
+    counts = campaign.summary(day2)["counts"]
+    assert counts["queried"] == 300
+    assert counts["cooled_down"] == sent_day1
+    assert counts["queried"] == _accounted(counts)
+    day2_phones = {r["phone_number"] for c in campaign.sandbox.campaigns()[1:] for r in c["request"]["recipients"]}
+    day1_phones = {r["phone_number"] for r in campaign.sandbox.campaigns()[0]["request"]["recipients"]}
+    assert not day1_phones & day2_phones
+
+
+def test_suppressed_numbers_are_never_sent(sqlite_campaign):
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.seed(100, run_at, bad_ratio=0.0)
+    # Suppress two leads by their normalised number; the DAG creates the table on first run.
+    campaign.run(run_at, dry_run=True)
+    leads = campaign.query("SELECT phone FROM leads ORDER BY lead_id LIMIT 2")
+    import phonenumbers
+
+    numbers = [
+        phonenumbers.format_number(phonenumbers.parse(r["phone"], "BR"), phonenumbers.PhoneNumberFormat.E164)
+        for r in leads
+    ]
+    for number in numbers:
+        campaign.execute("INSERT INTO integra_suppression_list (phone_e164, reason) VALUES (?, 'opt-out')", (number,))
+    assert str(campaign.run(run_at).state) == "success"
+    sent = {r["phone_number"] for c in campaign.sandbox.campaigns() for r in c["request"]["recipients"]}
+    assert not sent & set(numbers)
+    assert campaign.summary(run_at)["counts"]["suppressed"] == 2
+
+
+def test_dry_run_sends_nothing_and_changes_no_ledger_state(sqlite_campaign):
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.seed(100, run_at)
+    assert str(campaign.run(run_at, dry_run=True).state) == "success"
+    assert campaign.sandbox.stats()["campaign_posts"] == 0
+    for table in ("integra_campaigns", "integra_campaign_recipients", "integra_rejected_leads", "integra_runs"):
+        assert campaign.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0, table
