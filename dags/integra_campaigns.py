@@ -27,6 +27,7 @@ from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, TriggerRule, ge
 
 from integra.definitions import CampaignDefinition, definition_files, load_definition
 from integra.exceptions import CampaignDefinitionError
+from integra.notifications import CampaignFailureNotifier
 from integra.operators import IntegraOperator
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,11 @@ def build_dag(definition: CampaignDefinition) -> DAG:
             "owner": definition.owner,
             "retries": definition.retries,
             "retry_delay": timedelta(minutes=definition.retry_delay_minutes),
+            "on_failure_callback": (
+                [CampaignFailureNotifier(http_conn_id=definition.failure_webhook_conn_id)]
+                if definition.failure_webhook_conn_id
+                else None
+            ),
         },
         params={
             "dry_run": Param(False, type="boolean", description="Validate and log everything; send nothing."),

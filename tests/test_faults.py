@@ -227,3 +227,39 @@ def test_two_runs_of_the_same_day_create_nothing_new(sqlite_campaign, day):
         assert str(sqlite_campaign.run(day).state) == "success"
     assert sqlite_campaign.sandbox.campaigns() == before
     assert sqlite_campaign.sandbox.stats()["campaign_posts"] == 1
+
+
+def test_failure_notifier_names_the_campaign_and_key(sqlite_campaign, day):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Webhook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sqlite_campaign.monkeypatch.setenv(
+            "AIRFLOW_CONN_CAMPAIGN_ALERTS",
+            json.dumps({"conn_type": "http", "host": f"http://127.0.0.1:{server.server_port}/hooks/alerts"}),
+        )
+        sqlite_campaign.define(failure_webhook_conn_id="campaign_alerts")
+        sqlite_campaign.sandbox.inject("error_after_create")
+        assert str(sqlite_campaign.run(day).state) == "failed"
+    finally:
+        server.shutdown()
+    [message] = received
+    [row] = sqlite_campaign.query("SELECT campaign_key, name FROM integra_campaigns")
+    assert "create_campaign (batch 1) failed" in message["text"]
+    assert "Outcome unknown" in message["text"]
+    assert row["campaign_key"] in message["text"]
+    assert row["name"] in message["text"]
+    assert sqlite_campaign.sandbox.token not in message["text"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -65,13 +66,13 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     value = value.strip()
-    try:
+    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", value):
         seconds = float(value)
-    except ValueError:
+    else:
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
-            return None
+            return None  # neither delta-seconds nor an HTTP date: ignore it, back off instead
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()

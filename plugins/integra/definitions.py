@@ -11,7 +11,7 @@ import re
 import string
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +34,7 @@ def definitions_dir() -> Path:
 def sql_dir() -> Path:
     """Where their SQL files live: ``$INTEGRA_SQL_DIR`` or include/sql."""
     return Path(os.environ.get("INTEGRA_SQL_DIR") or ROOT / "include" / "sql")
+
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NAME_FIELDS = {"date", "batch", "batches", "dag_id"}
@@ -134,7 +135,7 @@ class CampaignDefinition(_Strict):
     cooldown_days: Annotated[int, Field(ge=0, le=365)] = 7
     extract_chunk_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 50_000
     data_path: str | None = None
-    notify_on_failure: Literal["log", "none"] | None = None
+    failure_webhook_conn_id: str | None = None
 
     source_file: str = Field(default="", exclude=True)
 
@@ -176,7 +177,10 @@ class CampaignDefinition(_Strict):
 
     @model_validator(mode="after")
     def _window(self) -> CampaignDefinition:
-        self.window()  # raises ValueError naming the day and value
+        try:
+            self.window()
+        except ValueError as exc:
+            raise ValueError(f"calling_window: {exc}") from exc
         return self
 
     # -- derived --------------------------------------------------------------------------------

@@ -123,10 +123,16 @@ class IntegraHook(HttpHook):
         mask_secret(conn.password)
         extra = conn.extra_dejson
         if "connect_timeout" in extra or "read_timeout" in extra:
-            self.timeout = (
-                float(extra.get("connect_timeout", self.timeout[0])),
-                float(extra.get("read_timeout", self.timeout[1])),
-            )
+            try:
+                self.timeout = (
+                    float(extra.get("connect_timeout", self.timeout[0])),
+                    float(extra.get("read_timeout", self.timeout[1])),
+                )
+            except (TypeError, ValueError) as exc:
+                raise IntegraConfigError(
+                    f"Connection '{self.integra_conn_id}': extras connect_timeout/read_timeout must be numbers "
+                    'of seconds, e.g. {"read_timeout": 60}'
+                ) from exc
         return conn
 
     def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None) -> Session:
@@ -189,7 +195,8 @@ class IntegraHook(HttpHook):
                 contract.CAMPAIGNS_ENDPOINT,
                 data=body,
                 headers=headers,
-                extra_options={"check_response": False, "timeout": self.timeout},
+                # A redirect of a POST would be replayed as a GET: never follow one.
+                extra_options={"check_response": False, "timeout": self.timeout, "allow_redirects": False},
             )
         except requests.exceptions.RequestException as exc:
             if _is_connect_failure(exc):

@@ -8,9 +8,9 @@ def mask_phone(number: str | None) -> str:
     if not number:
         return "<none>"
     text = str(number)
-    digits = sum(ch.isdigit() for ch in text)
-    if digits <= 4:
+    if sum(ch.isdigit() for ch in text) <= 4:
         return "*" * len(text)
-    keep_head = 3 if text.startswith("+") else 0
+    # The country code is kept only when at least three digits stay hidden between it and the tail.
+    keep_head = 3 if text.startswith("+") and len(text) >= 10 else 0
     head, tail = text[:keep_head], text[-4:]
     return head + "*" * (len(text) - keep_head - 4) + tail

@@ -27,12 +27,13 @@ from pydantic import (
 from integra.contract import MAX_RECIPIENTS
 from integra.exceptions import IntegraConfigError
 
-E164_PATTERN = r"^\+[1-9]\d{7,14}$"
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class _Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+    # hide_input_in_errors: a validation error must never carry a phone number into a traceback.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
 class Recipient(_Contract):

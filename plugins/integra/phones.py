@@ -6,8 +6,8 @@ answers for a whole ``Series`` but decides the common shapes of the default regi
 with vectorised string operations and the region's own ``phonenumbers`` metadata; whatever it
 cannot decide with certainty goes to the reference, once per distinct value.
 
-Every step of the fast path mirrors a step of ``phonenumbers.parse`` (8.x/9.x) for the inputs it
-admits; anything outside them (other country codes, international dialling prefixes, leading-zero
+Every step of the fast path mirrors a step of ``phonenumbers.parse`` (as of phonenumbers 9.0) for
+the inputs it admits; anything outside them (other country codes, international dialling prefixes, leading-zero
 national numbers, extensions, letters, odd whitespace) is left to the reference.
 """
 
@@ -83,7 +83,8 @@ def normalize_phone(value: object, default_region: str = "BR") -> Result:
 
     Integral numbers (``5511987654321`` or ``5511987654321.0`` read from a numeric column) are
     read as their digits. Any letter makes a value ``invalid_phone``: phonenumbers would turn
-    vanity spellings ("0800-FLORES") and "ext" suffixes into digits, which we never dial.
+    vanity spellings ("0800-FLORES") into digits and drop "ext 12" or the "xx" of "0xx11", and a
+    lead whose phone field holds letters is not one we trust enough to call.
     """
     return _normalize_text(_to_text(value), default_region)
 

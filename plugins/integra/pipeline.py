@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXCLUSION_COLUMN = "integra_exclusion"
-_CONTROL = r"[\x00-\x1f\x7f]"
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
 MAX_VARIABLE_LENGTH = 500
 
 

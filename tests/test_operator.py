@@ -1,0 +1,111 @@
+"""IntegraOperator on its own, in a small example DAG run with dag.test(), against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from tests.fixtures.campaign import ROOT, future_run
+
+RECIPIENTS = [
+    {"phone_number": "+5511987650001", "recipient_name": "João Silva", "dynamic_variables": {"leadName": "João"}},
+    {"phone_number": "+5521987650002", "recipient_name": "Maria Souza", "dynamic_variables": {"leadName": "Maria"}},
+]
+
+
+DAG_ID = "integra_example_single_campaign"
+
+
+def _run(run_at, **conf):
+    """The shipped example DAG (dags/integra_example_single_campaign.py), triggered with config."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "integra_example_single_campaign.py")).dags[DAG_ID]
+    return dag.test(logical_date=run_at, run_conf=conf)
+
+
+def _records(dag_id: str, run_id: str):
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        xcoms = {x.key: x.value for x in session.query(XComModel).filter_by(dag_id=dag_id, run_id=run_id)}
+        [rendered] = [
+            r.rendered_fields for r in session.query(RenderedTaskInstanceFields).filter_by(dag_id=dag_id, run_id=run_id)
+        ]
+    return xcoms, rendered
+
+
+@pytest.fixture
+def integra_conn(sandbox, monkeypatch, airflow_db):
+    conn = json.loads(sandbox.airflow_conn_json())
+    conn["extra"] = {"panel_url": "https://panel.example.test"}
+    monkeypatch.setenv("AIRFLOW_CONN_INTEGRA_DEFAULT", json.dumps(conn))
+    return sandbox
+
+
+def test_operator_creates_a_campaign_with_inline_recipients(integra_conn):
+    run_at = future_run()
+    dag_run = _run(run_at, name="Campanha exemplo", recipients=RECIPIENTS)
+    assert str(dag_run.state) == "success"
+    [campaign] = integra_conn.campaigns()
+    body = campaign["request"]
+    assert body["name"].startswith(f"Campanha exemplo {run_at.astimezone(__import__('datetime').UTC).date()}")
+    assert body["scheduled_at"] == run_at.replace(hour=10).isoformat()
+    assert body["recipients"] == RECIPIENTS
+    assert body["config"] == {"call_timeout": 45, "voicemail_mode": "hangup"}
+
+    xcoms, rendered = _records(DAG_ID, dag_run.run_id)
+    result = xcoms["return_value"]
+    result = json.loads(result) if isinstance(result, str) else result
+    assert result["campaign_id"] == campaign["id"]
+    assert result["status"] == "PENDING"
+    link = xcoms["_link_IntegraCampaignLink"]
+    assert campaign["id"] in str(link)
+    assert str(link).strip('"') == f"https://panel.example.test/campaigns/{campaign['id']}"
+    # Inline recipients are kept out of the stored rendered fields.
+    assert "+5511987650001" not in json.dumps(rendered, default=str)
+    assert "inline recipients, not shown" in json.dumps(rendered, default=str)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_operator_reads_a_batch_file(integra_conn, tmp_path, fmt):
+    import pandas as pd
+
+    path = tmp_path / f"batch.{fmt}"
+    if fmt == "jsonl":
+        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in RECIPIENTS), encoding="utf-8")
+    else:
+        frame = pd.DataFrame(RECIPIENTS)
+        frame["dynamic_variables"] = frame["dynamic_variables"].map(json.dumps)
+        frame.to_parquet(path)
+    assert str(_run(future_run(), recipients=str(path)).state) == "success"
+    [campaign] = integra_conn.campaigns()
+    assert campaign["request"]["recipients"] == RECIPIENTS
+
+
+def test_dry_run_posts_nothing(integra_conn):
+    dag_run = _run(future_run(), recipients=RECIPIENTS, dry_run=True)
+    assert str(dag_run.state) == "success"
+    assert integra_conn.stats()["campaign_posts"] == 0
+
+
+def test_sunday_moves_to_monday_opening(integra_conn):
+    run_at = future_run(days=7)
+    sunday = run_at + timedelta(days=(6 - run_at.weekday()))
+    assert str(_run(sunday, recipients=RECIPIENTS).state) == "success"
+    [campaign] = integra_conn.campaigns()
+    monday_open = (sunday + timedelta(days=1)).replace(hour=9)
+    assert campaign["request"]["scheduled_at"] == monday_open.isoformat()
+
+
+def test_invalid_recipient_fails_naming_the_field(integra_conn, capfd):
+    bad = [*RECIPIENTS, {"phone_number": "11987650003", "recipient_name": "Sem DDI"}]
+    assert str(_run(future_run(), recipients=bad).state) == "failed"
+    assert integra_conn.stats()["campaign_posts"] == 0
+    out = capfd.readouterr().out
+    assert "recipients[2].phone_number" in out
+    assert "11987650003" not in out
