@@ -109,3 +109,23 @@ def test_invalid_recipient_fails_naming_the_field(integra_conn, capfd):
     out = capfd.readouterr().out
     assert "recipients[2].phone_number" in out
     assert "11987650003" not in out
+
+
+def test_scheduled_runs_call_on_the_day_they_run_not_their_logical_date():
+    """A cron run at 07:00 on day D has logical date D-1 07:00 (start of its data interval)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from integra.operators import IntegraOperator
+
+    sp = ZoneInfo("America/Sao_Paulo")
+    run_at = future_run()
+    context = {
+        "logical_date": run_at - timedelta(days=1),
+        "data_interval_start": run_at - timedelta(days=1),
+        "data_interval_end": run_at,
+    }
+    op = IntegraOperator(task_id="t", name="n", project_id="p", agent_id="a", phone_number_id="n", recipients=[])
+    decision = op.decide_schedule(context, now=run_at)
+    assert decision.action == "send"
+    assert decision.scheduled_at == datetime.combine(run_at.date(), datetime.min.time(), sp).replace(hour=10)

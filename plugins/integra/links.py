@@ -8,7 +8,7 @@ from airflow.sdk import BaseOperatorLink, BaseXCom
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
-    from airflow.sdk.types import TaskInstanceKey  # type: ignore[attr-defined]
+    from airflow.sdk.types import TaskInstanceKey
 
 
 class IntegraCampaignLink(BaseOperatorLink):
@@ -17,5 +17,5 @@ class IntegraCampaignLink(BaseOperatorLink):
     name = "Integra campaign"
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        value: Any = BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key)
+        value: Any = BaseXCom.get_value(ti_key=ti_key, key=self.xcom_key)  # type: ignore[arg-type]
         return str(value) if value else ""

@@ -154,7 +154,9 @@ class IntegraOperator(BaseOperator):
         self.holidays = holidays
         self.late_policy = late_policy
         self.late_grace = late_grace
-        self.dry_run = dry_run
+        # Shadows BaseOperator.dry_run(), Airflow's legacy "render only" helper, on purpose: the
+        # contract of this operator is a dry_run argument that validates and sends nothing.
+        self.dry_run = dry_run  # type: ignore[assignment,method-assign]
         self.ledger_conn_id = ledger_conn_id
         self.resend_unconfirmed = resend_unconfirmed
         self.batch_number = batch_number
@@ -191,12 +193,12 @@ class IntegraOperator(BaseOperator):
         return scheduling.CallingWindow.from_spec(self.calling_window, holidays, timezone=self.timezone)
 
     def decide_schedule(self, context: Context, *, now: datetime | None = None) -> scheduling.ScheduleDecision:
-        """Requested time (explicit, or the logical day at send_time), then window and late policy."""
+        """Requested time (explicit, or the run's day at send_time), then window and late policy."""
         if self.scheduled_at:
             requested = parse_scheduled_at(self.scheduled_at)
         else:
             requested = scheduling.base_scheduled_at(
-                context.get("logical_date"),
+                scheduling.run_reference(context),
                 _run_after(context),
                 send_time=parse_send_time(self.send_time),
                 timezone=self.timezone,
@@ -241,7 +243,7 @@ class IntegraOperator(BaseOperator):
         # 2. When: the requested time, the calling window and the late policy.
         decision = self.decide_schedule(context)
         name = f"{self.name} [{key.rsplit(':', 1)[-1][:8]}]"
-        batch = {
+        batch: dict[str, Any] = {
             "key": key,
             "dag_id": self.dag_id,
             "run_id": str(context.get("run_id") or ""),

@@ -16,7 +16,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from integra import batches, sql
+from integra import batches, scheduling, sql
 from integra.ledger import Ledger, Status, campaign_key, logical_date_text
 from integra.masking import mask_phone
 
@@ -42,7 +42,7 @@ def _sql_time(value: datetime) -> str:
 
 
 def run_day(context: Mapping[str, Any]) -> datetime:
-    """The run's logical date, or ``run_after`` for a manual run that has none."""
+    """The run's logical date (``run_after`` for a manual run that has none): it keys the ledger."""
     day = context.get("logical_date")
     if day is None:
         dag_run = context.get("dag_run")
@@ -101,7 +101,7 @@ def query_params(definition: CampaignDefinition, context: Mapping[str, Any]) -> 
         "logical_date": _sql_time(day),
         "ds": day.astimezone(UTC).date().isoformat(),
         "dag_id": definition.dag_id,
-        "cooldown_since": _sql_time(day - timedelta(days=definition.cooldown_days)),
+        "cooldown_since": _sql_time(end - timedelta(days=definition.cooldown_days)),
         "ledger_logical_date": logical_date_text(day),
     }
 
@@ -217,10 +217,11 @@ def build_recipients(
     rejected_by_reason: Counter[str] = Counter()
     seen_numbers: set[str] = set()
     writer = _BatchWriter(run_dir(definition, context), definition.max_recipients_per_campaign)
-    cooldown_since = _sql_time(day - timedelta(days=definition.cooldown_days))
+    cooldown_since = _sql_time((scheduling.run_reference(context) or day) - timedelta(days=definition.cooldown_days))
     now = _sql_time(datetime.now(UTC))
 
     for frame in _chunks(extracted["location"]):
+        offset = counts["queried"]  # row numbers name leads that have no id
         counts["queried"] += len(frame)
         frame = frame.reset_index(drop=True)
         flag = frame[EXCLUSION_COLUMN] if EXCLUSION_COLUMN in frame else pd.Series(pd.NA, index=frame.index)
@@ -254,7 +255,7 @@ def build_recipients(
             {
                 "dag_id": definition.dag_id,
                 "logical_date": day_text,
-                "lead_id": str(lead_ids[i]) if not missing_id[i] else f"row:{counts['queried'] - len(frame) + i}",
+                "lead_id": str(lead_ids[i]) if not missing_id[i] else f"row:{offset + i}",
                 "reason": str(reason[i]),
                 "run_id": run_id,
                 "field": str(field[i]),
@@ -265,7 +266,7 @@ def build_recipients(
             for i in frame.index[rejected]
         ]
         for row in rejections:
-            rejected_by_reason[row["reason"]] += 1
+            rejected_by_reason[str(row["reason"])] += 1
 
         ok = frame.index[~rejected]
         good = pd.DataFrame(
@@ -313,7 +314,7 @@ def build_recipients(
         counts["rejected"] += sum(1 for r in rejections if r["reason"] != "duplicate_phone")
         writer.add(good, previous)
 
-    batch_list = writer.close(definition, day, day_text)
+    batch_list = writer.close(definition, day, scheduling.run_reference(context) or day)
     counts["batched"] = sum(b["recipients_count"] for b in batch_list)
     summary = {
         "counts": {k: counts[k] for k in ("queried", "batched", "rejected", "duplicates", "suppressed", "cooled_down")},
@@ -400,14 +401,15 @@ class _BatchWriter:
         rest = frame.iloc[rows:]
         self.pending, self.pending_rows = [rest], len(rest)
 
-    def close(self, definition: CampaignDefinition, day: datetime, day_text: str) -> list[dict[str, Any]]:
+    def close(self, definition: CampaignDefinition, day: datetime, calling_day: datetime) -> list[dict[str, Any]]:
+        """Write the remaining batch; ``day`` keys the batches, ``calling_day`` names them."""
         import pandas as pd
 
         if self.pending_rows:
             self._cut(self.pending_rows)
         first_new = max((int(info["batch_number"]) for info in self.sticky_info.values()), default=0) + 1
         total = len(self.sticky) + len(self.new_batches)
-        local_day = day.astimezone(definition.window().zone).date().isoformat()
+        local_day = calling_day.astimezone(definition.window().zone).date().isoformat()
         out = []
         for key, parts in sorted(self.sticky.items(), key=lambda kv: int(self.sticky_info[kv[0]]["batch_number"])):
             number = int(self.sticky_info[key]["batch_number"])

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
@@ -163,6 +163,23 @@ def base_scheduled_at(
     reference = logical_date if logical_date is not None else run_after
     assert reference is not None  # for mypy: guarded above
     return _localize(reference.astimezone(zone).date(), send_time, zone)
+
+
+def run_reference(context: Mapping[str, Any]) -> datetime | None:
+    """The moment a DAG run stands for: the end of its data interval, else its logical date.
+
+    With a cron timetable whose data interval is the previous day, Airflow sets the logical date
+    to the *start* of that interval (yesterday); the run itself happens at the interval's end, and
+    that is the day people should be called. Manual runs and ``dag.test`` runs have an interval
+    ending at their logical date, so both readings agree there.
+    """
+    for key in ("data_interval_end", "logical_date"):
+        value = context.get(key)
+        if isinstance(value, datetime):
+            return value
+    dag_run = context.get("dag_run")
+    run_after = getattr(dag_run, "run_after", None)
+    return run_after if isinstance(run_after, datetime) else None
 
 
 # --------------------------------------------------------------------------- calling window

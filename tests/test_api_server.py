@@ -1,0 +1,198 @@
+"""The real ``airflow api-server`` after a real run: what an operator sees through REST API v2.
+
+One ``dag.test()`` of a test campaign (three batches, so three mapped ``create_campaign``
+instances) against the Integra sandbox, then the API server on the test session's metadata DB: the
+DAG with its docs and tags, the run and its task instances, the plugin, and the "Integra campaign"
+extra link of every mapped instance pointing at the campaign the sandbox created.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.fixtures.campaign import future_run
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+STARTUP_TIMEOUT_S = 180
+STOP_TIMEOUT_S = 20
+LINK_NAME = "Integra campaign"
+
+
+def _free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ApiServer:
+    url: str
+    log_path: Path
+    process: subprocess.Popen[bytes]
+    session: requests.Session = field(default_factory=requests.Session)
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=30)
+        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}\n{self.log_tail()}"
+        return response.json()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the api-server's own process group (uvicorn workers too), then SIGKILL."""
+    if process.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_TIMEOUT_S)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
+@pytest.fixture
+def start_api_server(tmp_path: Path, airflow_db: Path) -> Iterator[Callable[[], ApiServer]]:
+    """Starts ``airflow api-server`` on a free port, on the session's AIRFLOW_HOME and metadata DB (all users
+    admins), when the test asks: after its DAG run. Stopped at teardown."""
+    started: list[ApiServer] = []
+
+    def start() -> ApiServer:
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        log_path = tmp_path / "api-server.log"
+        env = {
+            **os.environ,  # the session's Airflow settings (conftest) and this test's connections
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": url,
+            "AIRFLOW__API__WORKERS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
+                env=env,
+                cwd=tmp_path,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: teardown reaches the uvicorn workers too
+            )
+        server = ApiServer(url=url, log_path=log_path, process=process)
+        started.append(server)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"airflow api-server exited with {process.returncode}:\n{server.log_tail()}")
+            with suppress(requests.RequestException):
+                if requests.get(f"{url}/api/v2/monitor/health", timeout=5).status_code == 200:
+                    return server
+            if time.monotonic() > deadline:
+                pytest.fail(f"airflow api-server not healthy after {STARTUP_TIMEOUT_S}s:\n{server.log_tail()}")
+            time.sleep(0.5)
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.session.close()
+            _stop(server.process)
+
+
+def test_rest_api_shows_the_run_and_links_to_the_campaigns(
+    sqlite_campaign: Any, start_api_server: Callable[[], ApiServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integra import contract
+
+    campaign = sqlite_campaign
+    panel = f"{campaign.sandbox.url}/panel"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INTEGRA_DEFAULT",
+        json.dumps({**json.loads(campaign.sandbox.airflow_conn_json()), "extra": {"panel_url": panel}}),
+    )
+    definition = campaign.define(max_recipients_per_campaign=80)
+    run_at = future_run()
+    campaign.seed(200, run_at)
+    dag_run = campaign.run(run_at)
+    assert str(dag_run.state) == "success"
+    created = campaign.sandbox.campaigns()
+    assert len(created) == 3, [c["total_recipients"] for c in created]
+
+    api_server = start_api_server()
+
+    # Authenticate as a client would: all-admins mode hands out a token without credentials.
+    token = api_server.session.get(f"{api_server.url}/auth/token", timeout=30)
+    assert token.status_code in (200, 201), token.text
+    api_server.session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+
+    dag_id = campaign.dag_id
+    dag = api_server.get(f"/dags/{dag_id}")
+    assert dag["dag_id"] == dag_id
+    assert sorted(tag["name"] for tag in dag["tags"]) == sorted(definition["tags"])
+    assert dag["description"] == definition["description"]
+    assert dag["owners"] == [definition["owner"]]
+    details = api_server.get(f"/dags/{dag_id}/details")
+    doc = ast.get_docstring(ast.parse((ROOT / "dags" / "integra_campaigns.py").read_text()))
+    assert details["doc_md"].strip() == doc
+    assert "### Integra daily call campaigns" in details["doc_md"]
+    assert set(details["params"]) == {"dry_run", "scheduled_at", "resend_unconfirmed"}
+
+    runs = api_server.get(f"/dags/{dag_id}/dagRuns")["dag_runs"]
+    assert [r["dag_run_id"] for r in runs] == [dag_run.run_id]
+    assert runs[0]["state"] == "success"
+    run_id = dag_run.run_id
+
+    instances = api_server.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)["task_instances"]
+    states = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in instances}
+    assert states == {
+        ("extract_leads", -1): "success",
+        ("build_recipients", -1): "success",
+        ("create_campaign", 0): "success",
+        ("create_campaign", 1): "success",
+        ("create_campaign", 2): "success",
+        ("record_campaigns", -1): "success",
+    }
+    mapped = sorted((ti for ti in instances if ti["task_id"] == "create_campaign"), key=lambda ti: ti["map_index"])
+    assert [ti["rendered_map_index"] for ti in mapped] == ["batch 1/3", "batch 2/3", "batch 3/3"]
+
+    plugins = {p["name"]: p for p in api_server.get("/plugins")["plugins"]}
+    assert "integra" in plugins, plugins
+    assert any("IntegraCampaignLink" in link for link in plugins["integra"]["operator_extra_links"]), plugins["integra"]
+
+    by_id = {c["id"]: c for c in created}
+    links = {}
+    for index in range(3):
+        base = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/create_campaign"
+        body = api_server.get(f"{base}/links", map_index=index)
+        assert body["total_entries"] == 1, body
+        result = api_server.get(f"{base}/xcomEntries/return_value", map_index=index, deserialize=True)["value"]
+        if isinstance(result, str):
+            result = json.loads(result)
+        assert result["campaign_id"] in by_id, result
+        assert result["batch_number"] == index + 1, result
+        assert body["extra_links"][LINK_NAME] == contract.panel_campaign_url(panel, result["campaign_id"])
+        links[result["campaign_id"]] = body["extra_links"][LINK_NAME]
+    assert sorted(links) == sorted(by_id), "every campaign is linked from exactly one mapped instance"
+    first = created[0]["id"]
+    assert links[first] == f"{panel}/campaigns/{first}"
