@@ -27,13 +27,17 @@ def _airflow_records(dag_id: str, run_id: str) -> str:
     return json.dumps([str(v) for (v,) in xcoms] + [json.dumps(r, default=str) for (r,) in rendered])
 
 
-def test_token_and_phone_numbers_never_reach_logs_xcom_or_rendered_fields(sqlite_campaign, capfd):
+def test_token_and_phone_numbers_never_reach_logs_xcom_or_rendered_fields(sqlite_campaign, capfd, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
     run_at = future_run()
     sqlite_campaign.seed(120, run_at)
     dag_run = sqlite_campaign.run(run_at)
     assert str(dag_run.state) == "success"
     output = capfd.readouterr()
-    logs = output.out + output.err
+    # Task logs reach the terminal or Python logging depending on how logging was set up first.
+    logs = output.out + output.err + caplog.text
     records = _airflow_records(sqlite_campaign.dag_id, dag_run.run_id)
 
     sent = [r["phone_number"] for c in sqlite_campaign.sandbox.campaigns() for r in c["request"]["recipients"]]
