@@ -11,9 +11,10 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import ObjectStoragePath
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 RECIPIENT_FIELDS = ("phone_number", "recipient_name", "dynamic_variables")
 DEFAULT_DATA_PATH_ENV = "INTEGRA_DATA_PATH"
@@ -30,6 +31,8 @@ def data_root(base: str | None = None) -> ObjectStoragePath:
 
 def as_path(location: str | os.PathLike[str] | ObjectStoragePath) -> ObjectStoragePath:
     """A plain local path is accepted as ``file://`` so users can pass what they have."""
+    from airflow.sdk import ObjectStoragePath  # fsspec: only when files are touched
+
     if isinstance(location, ObjectStoragePath):
         return location
     text = os.fspath(location)

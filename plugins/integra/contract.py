@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+#: The Airflow connection the hook and operator use unless told otherwise.
+DEFAULT_CONN_ID = "integra_default"
 #: Documented base URL; the connection's host overrides it (sandbox, staging).
 PRODUCTION_BASE_URL = "https://api.useintegra.com.br/api/v1"
 #: Path appended to a connection host that has no path of its own.

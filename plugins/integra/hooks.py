@@ -82,7 +82,7 @@ class IntegraHook(HttpHook):
     """
 
     conn_name_attr = "integra_conn_id"
-    default_conn_name = "integra_default"
+    default_conn_name = contract.DEFAULT_CONN_ID
     conn_type = "http"
     hook_name = "Integra"
     default_host = contract.PRODUCTION_BASE_URL

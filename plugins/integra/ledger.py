@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 DDL_PATH = Path(__file__).resolve().parents[2] / "include" / "sql" / "ledger_ddl.sql"
 MAX_TEXT = 500
+#: Numbers per IN (...) lookup: well under SQLite's 32,766 bound parameters.
+_LOOKUP_CHUNK = 2_000
 
 
 class Status(enum.StrEnum):
@@ -324,40 +327,46 @@ class Ledger:
             rows,
         )
 
-    def suppressed_numbers(self, numbers: Iterable[str]) -> set[str]:
-        """Which of these E.164 numbers are on the suppression list (queried in chunks)."""
-        wanted = sorted(set(numbers))
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            params = {f"n{i}": number for i, number in enumerate(chunk)}
-            marks = ", ".join(f":n{i}" for i in range(len(chunk)))
-            rows = sql.query(
-                self.hook,
-                f"SELECT phone_e164 FROM integra_suppression_list WHERE phone_e164 IN ({marks})",
-                params,
-            )
-            found.update(row["phone_e164"] for row in rows)
-        return found
+    @contextmanager
+    def number_checks(
+        self, *, dag_id: str, since: str, logical_date: str
+    ) -> Iterator[Callable[[Sequence[str]], tuple[set[str], set[str]]]]:
+        """A lookup, on one connection for the whole run, of which E.164 numbers are suppressed and
+        which this campaign called since ``since`` on another day (a rerun of a day is not a repeat).
+        """
+        placeholder = self.hook.placeholder
+        with closing(self.hook.get_conn()) as conn:
+            cur = conn.cursor()
 
-    def recently_called(self, dag_id: str, numbers: Iterable[str], *, since: str, logical_date: str) -> set[str]:
-        """Numbers this campaign phoned since ``since`` on *another* day (a rerun is not a repeat)."""
-        wanted = sorted(set(numbers))
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            params: dict[str, Any] = {f"n{i}": number for i, number in enumerate(chunk)}
-            params.update(dag_id=dag_id, since=since, logical_date=logical_date)
-            marks = ", ".join(f":n{i}" for i in range(len(chunk)))
-            rows = sql.query(
-                self.hook,
-                "SELECT DISTINCT phone_e164 FROM integra_campaign_recipients "
-                f"WHERE dag_id = :dag_id AND sent_at >= :since AND logical_date <> :logical_date "
-                f"AND phone_e164 IN ({marks})",
-                params,
-            )
-            found.update(row["phone_e164"] for row in rows)
-        return found
+            def check(numbers: Sequence[str]) -> tuple[set[str], set[str]]:
+                suppressed: set[str] = set()
+                recent: set[str] = set()
+                wanted = sorted(set(numbers))
+                for start in range(0, len(wanted), _LOOKUP_CHUNK):
+                    params: dict[str, Any] = {f"n{i}": n for i, n in enumerate(wanted[start : start + _LOOKUP_CHUNK])}
+                    marks = ", ".join(f":{name}" for name in params)
+                    sql.run(
+                        cur,
+                        placeholder,
+                        f"SELECT phone_e164 FROM integra_suppression_list WHERE phone_e164 IN ({marks})",
+                        params,
+                    )
+                    suppressed.update(row[0] for row in cur.fetchall())
+                    sql.run(
+                        cur,
+                        placeholder,
+                        "SELECT DISTINCT phone_e164 FROM integra_campaign_recipients WHERE dag_id = :dag_id "
+                        "AND campaign_id IS NOT NULL AND sent_at >= :since AND logical_date <> :logical_date "
+                        f"AND phone_e164 IN ({marks})",
+                        {**params, "dag_id": dag_id, "since": since, "logical_date": logical_date},
+                    )
+                    recent.update(row[0] for row in cur.fetchall())
+                return suppressed, recent - suppressed
+
+            try:
+                yield check
+            finally:
+                cur.close()
 
     def record_run(self, summary: Mapping[str, Any]) -> None:
         """The day's accounting; a rerun replaces the row for the same logical date."""

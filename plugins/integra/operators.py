@@ -16,6 +16,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from integra import batches, scheduling
+from integra.contract import DEFAULT_CONN_ID
 from integra.exceptions import (
     IntegraAPIError,
     IntegraConfigError,
@@ -23,15 +24,14 @@ from integra.exceptions import (
     IntegraRateLimitError,
     IntegraUnavailableError,
 )
-from integra.hooks import IntegraHook
 from integra.ledger import ClaimState, Ledger, Status, campaign_key, logical_date_text
 from integra.links import IntegraCampaignLink
 from integra.masking import mask_phone
-from integra.models import build_request
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from integra.hooks import IntegraHook
     from integra.models import CampaignCreated, CampaignRequest
 
 
@@ -124,7 +124,7 @@ class IntegraOperator(BaseOperator):
         scheduled_at: str | datetime | None = None,
         config: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
-        integra_conn_id: str = IntegraHook.default_conn_name,
+        integra_conn_id: str = DEFAULT_CONN_ID,
         send_time: str = "10:00",
         timezone: str = "America/Sao_Paulo",
         calling_window: Mapping[str, str | None] | None = None,
@@ -165,6 +165,8 @@ class IntegraOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> IntegraHook:
+        from integra.hooks import IntegraHook  # requests and the HTTP provider: not at DAG parse time
+
         return IntegraHook(integra_conn_id=self.integra_conn_id)
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
@@ -295,6 +297,8 @@ class IntegraOperator(BaseOperator):
         return self._result(context, created, key, reused=False)
 
     def _build(self, name: str, scheduled_at: datetime, recipients: list[dict[str, Any]]) -> CampaignRequest:
+        from integra.models import build_request
+
         try:
             return build_request(
                 {

@@ -216,103 +216,106 @@ def build_recipients(
     counts: Counter[str] = Counter()
     rejected_by_reason: Counter[str] = Counter()
     seen_numbers: set[str] = set()
-    writer = _BatchWriter(run_dir(definition, context), definition.max_recipients_per_campaign)
+    writer = _BatchWriter(
+        run_dir(definition, context),
+        definition.max_recipients_per_campaign,
+        previous,
+        list(definition.dynamic_variables),
+    )
     cooldown_since = _sql_time((scheduling.run_reference(context) or day) - timedelta(days=definition.cooldown_days))
     now = _sql_time(datetime.now(UTC))
 
-    for frame in _chunks(extracted["location"]):
-        offset = counts["queried"]  # row numbers name leads that have no id
-        counts["queried"] += len(frame)
-        frame = frame.reset_index(drop=True)
-        flag = frame[EXCLUSION_COLUMN] if EXCLUSION_COLUMN in frame else pd.Series(pd.NA, index=frame.index)
-        counts["suppressed"] += int(flag.eq("suppressed").sum())
-        counts["cooled_down"] += int(flag.eq("cooled_down").sum())
-        frame = frame[flag.isna()]
+    with ledger.number_checks(dag_id=definition.dag_id, since=cooldown_since, logical_date=day_text) as check_numbers:
+        for frame in _chunks(extracted["location"]):
+            offset = counts["queried"]  # row numbers name leads that have no id
+            counts["queried"] += len(frame)
+            frame = frame.reset_index(drop=True)
+            flag = frame[EXCLUSION_COLUMN] if EXCLUSION_COLUMN in frame else pd.Series(pd.NA, index=frame.index)
+            counts["suppressed"] += int(flag.eq("suppressed").sum())
+            counts["cooled_down"] += int(flag.eq("cooled_down").sum())
+            frame = frame[flag.isna()]
 
-        lead_ids = frame[cols.lead_id].astype("string").str.strip()
-        phones = normalize_phones(frame[cols.phone], definition.default_region)
-        names, name_reason = _clean_names(
-            frame[cols.name], title_case=definition.title_case_names, max_length=definition.max_name_length
-        )
-        reason = phones["reason"].astype("string")
-        field = pd.Series("phone", index=frame.index, dtype="string")
-        reason = reason.fillna(name_reason)
-        field = field.mask(phones["reason"].isna() & name_reason.notna(), "name")
-        variables = {}
-        for variable, column in definition.dynamic_variables.items():
-            values = frame[column].astype("string").fillna("").str.strip()
-            bad = values.str.contains(_CONTROL, regex=True) | values.str.len().gt(MAX_VARIABLE_LENGTH)
-            field = field.mask(reason.isna() & bad, f"dynamic_variables.{variable}")
-            reason = reason.mask(reason.isna() & bad, "invalid_variable")
-            variables[variable] = values
-        missing_id = lead_ids.isna() | lead_ids.eq("")
-        field = field.mask(missing_id, "lead_id")
-        reason = reason.mask(missing_id, "missing_lead_id")
+            lead_ids = frame[cols.lead_id].astype("string").str.strip()
+            phones = normalize_phones(frame[cols.phone], definition.default_region)
+            names, name_reason = _clean_names(
+                frame[cols.name], title_case=definition.title_case_names, max_length=definition.max_name_length
+            )
+            reason = phones["reason"].astype("string")
+            field = pd.Series("phone", index=frame.index, dtype="string")
+            reason = reason.fillna(name_reason)
+            field = field.mask(phones["reason"].isna() & name_reason.notna(), "name")
+            variables = {}
+            for variable, column in definition.dynamic_variables.items():
+                values = frame[column].astype("string").fillna("").str.strip()
+                bad = values.str.contains(_CONTROL, regex=True) | values.str.len().gt(MAX_VARIABLE_LENGTH)
+                field = field.mask(reason.isna() & bad, f"dynamic_variables.{variable}")
+                reason = reason.mask(reason.isna() & bad, "invalid_variable")
+                variables[variable] = values
+            missing_id = lead_ids.isna() | lead_ids.eq("")
+            field = field.mask(missing_id, "lead_id")
+            reason = reason.mask(missing_id, "missing_lead_id")
 
-        rejected = reason.notna()
-        originals = {"phone": frame[cols.phone], "name": frame[cols.name], "lead_id": lead_ids}
-        rejections = [
-            {
-                "dag_id": definition.dag_id,
-                "logical_date": day_text,
-                "lead_id": str(lead_ids[i]) if not missing_id[i] else f"row:{offset + i}",
-                "reason": str(reason[i]),
-                "run_id": run_id,
-                "field": str(field[i]),
-                "detail": _REASON_TEXT.get(str(reason[i]), str(reason[i])),
-                "original_value": _original(originals, frame, str(field[i]), i),
-                "recorded_at": now,
-            }
-            for i in frame.index[rejected]
-        ]
-        for row in rejections:
-            rejected_by_reason[str(row["reason"])] += 1
-
-        ok = frame.index[~rejected]
-        good = pd.DataFrame(
-            {
-                "lead_id": lead_ids[ok],
-                "phone_number": phones["e164"][ok].astype("string"),
-                "recipient_name": names[ok],
-            }
-        )
-        good["dynamic_variables"] = _variables_json(variables, ok)
-
-        # Duplicates: the first lead with a number wins, within the chunk and across chunks.
-        dup = good["phone_number"].duplicated(keep="first") | good["phone_number"].isin(seen_numbers)
-        for i in good.index[dup]:
-            rejections.append(
+            rejected = reason.notna()
+            originals = {"phone": frame[cols.phone], "name": frame[cols.name], "lead_id": lead_ids}
+            rejections = [
                 {
                     "dag_id": definition.dag_id,
                     "logical_date": day_text,
-                    "lead_id": str(good.at[i, "lead_id"]),
-                    "reason": "duplicate_phone",
+                    "lead_id": str(lead_ids[i]) if not missing_id[i] else f"row:{offset + i}",
+                    "reason": str(reason[i]),
                     "run_id": run_id,
-                    "field": "phone",
-                    "detail": _REASON_TEXT["duplicate_phone"],
-                    "original_value": mask_phone(str(good.at[i, "phone_number"])),
+                    "field": str(field[i]),
+                    "detail": _REASON_TEXT.get(str(reason[i]), str(reason[i])),
+                    "original_value": _original(originals, frame, str(field[i]), i),
                     "recorded_at": now,
                 }
+                for i in frame.index[rejected]
+            ]
+            for row in rejections:
+                rejected_by_reason[str(row["reason"])] += 1
+
+            ok = frame.index[~rejected]
+            good = pd.DataFrame(
+                {
+                    "lead_id": lead_ids[ok],
+                    "phone_number": phones["e164"][ok].astype("string"),
+                    "recipient_name": names[ok],
+                }
             )
-        counts["duplicates"] += int(dup.sum())
-        good = good[~dup]
-        seen_numbers.update(good["phone_number"].tolist())
+            for variable, values in variables.items():
+                good[f"var.{variable}"] = values[ok]
 
-        # Numbers normalised here may match the suppression list or the cooldown where the raw
-        # warehouse text did not: check the E.164 form too.
-        numbers = good["phone_number"].tolist()
-        suppressed = ledger.suppressed_numbers(numbers)
-        recent = (
-            ledger.recently_called(definition.dag_id, numbers, since=cooldown_since, logical_date=day_text) - suppressed
-        )
-        counts["suppressed"] += int(good["phone_number"].isin(suppressed).sum())
-        counts["cooled_down"] += int(good["phone_number"].isin(recent).sum())
-        good = good[~good["phone_number"].isin(suppressed | recent)]
+            # Duplicates: the first lead with a number wins, within the chunk and across chunks.
+            dup = good["phone_number"].duplicated(keep="first") | good["phone_number"].isin(seen_numbers)
+            for i in good.index[dup]:
+                rejections.append(
+                    {
+                        "dag_id": definition.dag_id,
+                        "logical_date": day_text,
+                        "lead_id": str(good.at[i, "lead_id"]),
+                        "reason": "duplicate_phone",
+                        "run_id": run_id,
+                        "field": "phone",
+                        "detail": _REASON_TEXT["duplicate_phone"],
+                        "original_value": mask_phone(str(good.at[i, "phone_number"])),
+                        "recorded_at": now,
+                    }
+                )
+            counts["duplicates"] += int(dup.sum())
+            good = good[~dup]
+            seen_numbers.update(good["phone_number"].tolist())
 
-        if rejections and not dry_run:
-            ledger.record_rejections(rejections)
-        counts["rejected"] += sum(1 for r in rejections if r["reason"] != "duplicate_phone")
-        writer.add(good, previous)
+            # Numbers normalised here may match the suppression list or the cooldown where the raw
+            # warehouse text did not: check the E.164 form too.
+            suppressed, recent = check_numbers(good["phone_number"].tolist())
+            counts["suppressed"] += int(good["phone_number"].isin(suppressed).sum())
+            counts["cooled_down"] += int(good["phone_number"].isin(recent).sum())
+            good = good[~good["phone_number"].isin(suppressed | recent)]
+
+            if rejections and not dry_run:
+                ledger.record_rejections(rejections)
+            counts["rejected"] += sum(1 for r in rejections if r["reason"] != "duplicate_phone")
+            writer.add(good)
 
     batch_list = writer.close(definition, day, scheduling.run_reference(context) or day)
     counts["batched"] = sum(b["recipients_count"] for b in batch_list)
@@ -359,34 +362,31 @@ def _original(originals: Mapping[str, pd.Series], frame: pd.DataFrame, field: st
     return str(value)[:200]
 
 
-def _variables_json(variables: Mapping[str, pd.Series], index: Any) -> list[str]:
-    if not variables:
-        return ["{}"] * len(index)
-    names = list(variables)
-    columns = [variables[name][index].tolist() for name in names]
-    return [
-        json.dumps(dict(zip(names, values, strict=True)), ensure_ascii=False) for values in zip(*columns, strict=True)
-    ]
-
-
 class _BatchWriter:
-    """Fills batch files of at most ``size`` rows as chunks arrive; keeps earlier batches sticky."""
+    """Writes batch files of at most ``size`` rows as soon as they fill, keeping only their metadata.
 
-    def __init__(self, folder: ObjectStoragePath, size: int) -> None:
+    Leads already in a batch of this day (``previous``: lead id → ledger row) go back into that
+    batch, under its key; new batches are numbered after the existing ones.
+    """
+
+    def __init__(
+        self, folder: ObjectStoragePath, size: int, previous: Mapping[str, Mapping[str, Any]], variables: list[str]
+    ) -> None:
         self.folder = folder
         self.size = size
+        self.previous = previous
+        self.variables = variables
         self.pending: list[pd.DataFrame] = []
         self.pending_rows = 0
-        self.new_batches: list[pd.DataFrame] = []
+        self.next_number = max((int(row["batch_number"]) for row in previous.values()), default=0) + 1
+        self.written: list[dict[str, Any]] = []  # new batches: number, path, rows, digest
         self.sticky: dict[str, list[pd.DataFrame]] = {}
-        self.sticky_info: dict[str, Mapping[str, Any]] = {}
 
-    def add(self, good: pd.DataFrame, previous: Mapping[str, Mapping[str, Any]]) -> None:
-        if previous:
-            keys = good["lead_id"].map(lambda lead: previous.get(lead, {}).get("campaign_key"))
+    def add(self, good: pd.DataFrame) -> None:
+        if self.previous:
+            keys = good["lead_id"].map(lambda lead: self.previous.get(lead, {}).get("campaign_key"))
             for key, part in good[keys.notna()].groupby(keys[keys.notna()]):
                 self.sticky.setdefault(str(key), []).append(part)
-                self.sticky_info[str(key)] = previous[str(part["lead_id"].iloc[0])]
             good = good[keys.isna()]
         self.pending.append(good)
         self.pending_rows += len(good)
@@ -397,44 +397,69 @@ class _BatchWriter:
         import pandas as pd
 
         frame = pd.concat(self.pending, ignore_index=True)
-        self.new_batches.append(frame.iloc[:rows])
-        rest = frame.iloc[rows:]
+        batch, rest = frame.iloc[:rows], frame.iloc[rows:]
         self.pending, self.pending_rows = [rest], len(rest)
+        number = self.next_number
+        self.next_number += 1
+        self.written.append(
+            {
+                "number": number,
+                "path": self._write(batch, number),
+                "rows": len(batch),
+                "digest": batches.phones_digest(batch["phone_number"].tolist()),
+            }
+        )
+
+    def _write(self, frame: pd.DataFrame, number: int) -> str:
+        """Parquet with ``dynamic_variables`` as a struct column: no per-row JSON encoding."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        columns = {
+            name: pa.array(frame[name], type=pa.string()) for name in ("lead_id", "phone_number", "recipient_name")
+        }
+        if self.variables:
+            columns["dynamic_variables"] = pa.StructArray.from_arrays(
+                [pa.array(frame[f"var.{v}"], type=pa.string()) for v in self.variables], names=self.variables
+            )
+        path = self.folder / f"batch-{number:04d}.parquet"
+        with path.open("wb") as handle:
+            pq.write_table(pa.table(columns), handle)
+        return str(path)
 
     def close(self, definition: CampaignDefinition, day: datetime, calling_day: datetime) -> list[dict[str, Any]]:
-        """Write the remaining batch; ``day`` keys the batches, ``calling_day`` names them."""
+        """Write what is left; ``day`` keys the batches, ``calling_day`` names them."""
         import pandas as pd
 
         if self.pending_rows:
             self._cut(self.pending_rows)
-        first_new = max((int(info["batch_number"]) for info in self.sticky_info.values()), default=0) + 1
-        total = len(self.sticky) + len(self.new_batches)
+        first_rows = {row["campaign_key"]: row for row in self.previous.values()}
+        entries = [
+            (
+                int(first_rows[key]["batch_number"]),
+                key,
+                self._write(pd.concat(parts), int(first_rows[key]["batch_number"])),
+                sum(len(p) for p in parts),
+            )
+            for key, parts in self.sticky.items()
+        ]
+        entries += [
+            (b["number"], campaign_key(definition.dag_id, day, b["number"], b["digest"]), b["path"], b["rows"])
+            for b in self.written
+        ]
+        total = len(entries)
         local_day = calling_day.astimezone(definition.window().zone).date().isoformat()
-        out = []
-        for key, parts in sorted(self.sticky.items(), key=lambda kv: int(self.sticky_info[kv[0]]["batch_number"])):
-            number = int(self.sticky_info[key]["batch_number"])
-            out.append(self._write(pd.concat(parts), number, total, definition, local_day, key))
-        for offset, frame in enumerate(self.new_batches):
-            number = first_new + offset
-            digest = batches.phones_digest(frame["phone_number"].tolist())
-            key = campaign_key(definition.dag_id, day, number, digest)
-            out.append(self._write(frame, number, total, definition, local_day, key))
-        return out
-
-    def _write(
-        self, frame: pd.DataFrame, number: int, total: int, definition: CampaignDefinition, local_day: str, key: str
-    ) -> dict[str, Any]:
-        path = self.folder / f"batch-{number:04d}.parquet"
-        with path.open("wb") as handle:
-            frame.to_parquet(handle, index=False)
-        return {
-            "recipients": str(path),
-            "batch_number": number,
-            "batch_count": total,
-            "name": definition.campaign_name(day=local_day, batch=number, batches=total),
-            "idempotency_key": key,
-            "recipients_count": len(frame),
-        }
+        return [
+            {
+                "recipients": path,
+                "batch_number": number,
+                "batch_count": total,
+                "name": definition.campaign_name(day=local_day, batch=number, batches=total),
+                "idempotency_key": key,
+                "recipients_count": rows,
+            }
+            for number, key, path, rows in sorted(entries)
+        ]
 
 
 # -- record_campaigns --------------------------------------------------------------------------------
