@@ -343,22 +343,16 @@ class Ledger:
                 recent: set[str] = set()
                 wanted = sorted(set(numbers))
                 for start in range(0, len(wanted), _LOOKUP_CHUNK):
-                    params: dict[str, Any] = {f"n{i}": n for i, n in enumerate(wanted[start : start + _LOOKUP_CHUNK])}
-                    marks = ", ".join(f":{name}" for name in params)
-                    sql.run(
-                        cur,
-                        placeholder,
-                        f"SELECT phone_e164 FROM integra_suppression_list WHERE phone_e164 IN ({marks})",
-                        params,
-                    )
+                    chunk = wanted[start : start + _LOOKUP_CHUNK]
+                    # Positional markers straight away: rewriting thousands of :names costs more than the query.
+                    marks = ", ".join([placeholder] * len(chunk))
+                    cur.execute(f"SELECT phone_e164 FROM integra_suppression_list WHERE phone_e164 IN ({marks})", chunk)
                     suppressed.update(row[0] for row in cur.fetchall())
-                    sql.run(
-                        cur,
-                        placeholder,
-                        "SELECT DISTINCT phone_e164 FROM integra_campaign_recipients WHERE dag_id = :dag_id "
-                        "AND campaign_id IS NOT NULL AND sent_at >= :since AND logical_date <> :logical_date "
+                    cur.execute(
+                        f"SELECT DISTINCT phone_e164 FROM integra_campaign_recipients WHERE dag_id = {placeholder} "
+                        f"AND campaign_id IS NOT NULL AND sent_at >= {placeholder} AND logical_date <> {placeholder} "
                         f"AND phone_e164 IN ({marks})",
-                        {**params, "dag_id": dag_id, "since": since, "logical_date": logical_date},
+                        [dag_id, since, logical_date, *chunk],
                     )
                     recent.update(row[0] for row in cur.fetchall())
                 return suppressed, recent - suppressed

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 EXCLUSION_COLUMN = "integra_exclusion"
 _CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+_CONTROL_RE2 = r"[\x00-\x1f\x7f-\x{9f}\x{2028}\x{2029}]"  # the same class in RE2 syntax, for pyarrow
 MAX_VARIABLE_LENGTH = 500
 
 
@@ -176,19 +177,38 @@ def _chunks(location: str, size: int = 100_000) -> Iterator[pd.DataFrame]:
             yield record_batch.to_pandas()
 
 
+def _arrow(values: pd.Series) -> Any:
+    """The column as one Arrow string array, for pyarrow.compute's vectorised string kernels."""
+    import pyarrow as pa
+
+    array = pa.array(values, type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _has_control(values: pd.Series) -> pd.Series:
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    found = pc.fill_null(pc.match_substring_regex(_arrow(values), _CONTROL_RE2), False)
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index)
+
+
 def _clean_names(names: pd.Series, *, title_case: bool, max_length: int) -> tuple[pd.Series, pd.Series]:
     """Trimmed names and, per row, the reason they cannot be used (or NA)."""
+    import numpy as np
     import pandas as pd
+    import pyarrow.compute as pc
 
-    text = names.astype("string")
-    cleaned = text.str.strip().str.replace(r"\s+", " ", regex=True)
+    text = _arrow(names)
+    cleaned = pc.utf8_trim_whitespace(pc.replace_substring_regex(text, r"\s+", " "))
     if title_case:
-        cleaned = cleaned.str.title()
-    reason = pd.Series(pd.NA, index=names.index, dtype="string")
-    reason = reason.mask(cleaned.str.len().gt(max_length).fillna(False), "name_too_long")
-    reason = reason.mask(text.str.contains(_CONTROL, regex=True).fillna(False), "invalid_name")
-    reason = reason.mask(cleaned.isna() | cleaned.eq(""), "missing_name")
-    return cleaned, reason
+        cleaned = pc.utf8_title(cleaned)
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(cleaned), max_length), False).to_numpy(zero_copy_only=False)
+    control = pc.fill_null(pc.match_substring_regex(text, _CONTROL_RE2), False).to_numpy(zero_copy_only=False)
+    missing = pc.fill_null(pc.equal(cleaned, ""), True).to_numpy(zero_copy_only=False)
+    reason = np.select([missing, control, too_long], ["missing_name", "invalid_name", "name_too_long"], default="")
+    reason_series = pd.Series(reason, index=names.index, dtype="string").replace("", pd.NA)
+    return pd.Series(cleaned, index=names.index, dtype="string"), reason_series
 
 
 def build_recipients(
@@ -247,7 +267,7 @@ def build_recipients(
             variables = {}
             for variable, column in definition.dynamic_variables.items():
                 values = frame[column].astype("string").fillna("").str.strip()
-                bad = values.str.contains(_CONTROL, regex=True) | values.str.len().gt(MAX_VARIABLE_LENGTH)
+                bad = _has_control(values) | values.str.len().gt(MAX_VARIABLE_LENGTH)
                 field = field.mask(reason.isna() & bad, f"dynamic_variables.{variable}")
                 reason = reason.mask(reason.isna() & bad, "invalid_variable")
                 variables[variable] = values
@@ -256,20 +276,34 @@ def build_recipients(
             reason = reason.mask(missing_id, "missing_lead_id")
 
             rejected = reason.notna()
-            originals = {"phone": frame[cols.phone], "name": frame[cols.name], "lead_id": lead_ids}
+            bad_rows = frame.index[rejected]
+            originals = {
+                "phone": frame[cols.phone][rejected].tolist(),
+                "name": frame[cols.name][rejected].tolist(),
+                "lead_id": lead_ids[rejected].tolist(),
+            }
             rejections = [
                 {
                     "dag_id": definition.dag_id,
                     "logical_date": day_text,
-                    "lead_id": str(lead_ids[i]) if not missing_id[i] else f"row:{offset + i}",
-                    "reason": str(reason[i]),
+                    "lead_id": lead if not no_id else f"row:{offset + i}",
+                    "reason": why,
                     "run_id": run_id,
-                    "field": str(field[i]),
-                    "detail": _REASON_TEXT.get(str(reason[i]), str(reason[i])),
-                    "original_value": _original(originals, frame, str(field[i]), i),
+                    "field": where,
+                    "detail": _REASON_TEXT.get(why, why),
+                    "original_value": _original(originals.get(where, [None] * len(bad_rows))[n]),
                     "recorded_at": now,
                 }
-                for i in frame.index[rejected]
+                for n, (i, lead, no_id, why, where) in enumerate(
+                    zip(
+                        bad_rows,
+                        originals["lead_id"],
+                        missing_id[rejected].tolist(),
+                        reason[rejected].tolist(),
+                        field[rejected].tolist(),
+                        strict=True,
+                    )
+                )
             ]
             for row in rejections:
                 rejected_by_reason[str(row["reason"])] += 1
@@ -351,13 +385,11 @@ _REASON_TEXT = {
 }
 
 
-def _original(originals: Mapping[str, pd.Series], frame: pd.DataFrame, field: str, i: int) -> str | None:
+def _original(value: Any) -> str | None:
     """The value that caused the rejection, truncated: enough to fix the source row."""
-    if field.startswith("dynamic_variables."):
-        return None
-    series = originals.get(field)
-    value = None if series is None else series.get(i)
-    if value is None or value != value:  # NA
+    import pandas as pd
+
+    if value is None or pd.isna(value):
         return None
     return str(value)[:200]
 
@@ -415,12 +447,14 @@ class _BatchWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        columns = {
-            name: pa.array(frame[name], type=pa.string()) for name in ("lead_id", "phone_number", "recipient_name")
-        }
+        def strings(column: str) -> pa.Array:
+            array = pa.array(frame[column], type=pa.string())  # Arrow-backed pandas strings may come chunked
+            return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+        columns = {name: strings(name) for name in ("lead_id", "phone_number", "recipient_name")}
         if self.variables:
             columns["dynamic_variables"] = pa.StructArray.from_arrays(
-                [pa.array(frame[f"var.{v}"], type=pa.string()) for v in self.variables], names=self.variables
+                [strings(f"var.{v}") for v in self.variables], names=self.variables
             )
         path = self.folder / f"batch-{number:04d}.parquet"
         with path.open("wb") as handle:
