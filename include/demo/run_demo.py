@@ -35,7 +35,8 @@ def next_run_date(now: datetime) -> datetime:
     return datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), TIMEZONE).replace(hour=RUN_HOUR)
 
 
-def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_sandbox(workdir: Path, token: str = TOKEN) -> tuple[subprocess.Popen[bytes], str]:
+    """The sandbox on a free loopback port (written to a port file); its process and URL."""
     port_file = workdir / "sandbox.port"
     port_file.unlink(missing_ok=True)
     log = (workdir / "sandbox.log").open("wb")
@@ -48,7 +49,7 @@ def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
             "--port",
             "0",
             "--token",
-            TOKEN,
+            token,
             "--port-file",
             str(port_file),
         ],

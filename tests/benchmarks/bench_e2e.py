@@ -1,0 +1,212 @@
+"""End-to-end runs: `airflow dags test` of the daily campaign against the Integra sandbox.
+
+Used by run_all.py (figures 5 and 6); also a CLI for one run:
+
+    python bench_e2e.py WORKDIR N [real|empty]
+
+Each run gets a private AIRFLOW_HOME whose metadata DB is a copy of one migrated template, a
+fresh copy of a SQLite warehouse seeded with N leads, and its own sandbox (started like
+include/demo/run_demo.py does). ``empty`` runs a DAG of the same shape (4 tasks, the mapped one
+with the same number of map indexes) whose tasks do nothing, with the same process setup.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "include"))
+from _common import BENCH_DIR, DAG_ID, PYTHON, airflow_env, run_json, warehouse_conn
+
+TOKEN = "ik_test_bench_token"
+EMPTY_DAG_ID = "integra_bench_empty_shape"
+BATCH_SIZE = 10_000
+
+EMPTY_DAG = '''\
+"""Same shape as integra_daily_campaign (extract -> build -> mapped create -> record), no work."""
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, CronTriggerTimetable, task
+
+MAP_INDEXES = {map_indexes}
+
+with DAG(
+    dag_id="{dag_id}",
+    schedule=CronTriggerTimetable("0 7 * * *", timezone="America/Sao_Paulo", interval=timedelta(days=1)),
+    start_date=datetime(2026, 11, 1),
+    catchup=False,
+    max_active_runs=1,
+):
+
+    @task(task_id="extract_leads")
+    def extract_leads():
+        return {{"location": "nowhere", "rows": 0}}
+
+    @task(task_id="build_recipients")
+    def build_recipients(extracted):
+        return [{{"batch_number": i + 1}} for i in range(MAP_INDEXES)]
+
+    @task(task_id="create_campaign")
+    def create_campaign(batch_number):
+        return {{"batch_number": batch_number}}
+
+    @task(task_id="record_campaigns")
+    def record_campaigns(results):
+        return len(list(results))
+
+    record_campaigns(create_campaign.expand_kwargs(build_recipients(extract_leads())))
+'''
+
+
+def migrate_template(folder: Path) -> Path:
+    """`airflow db migrate` once; every run copies the resulting airflow.db."""
+    home = folder / "template-home"
+    env = airflow_env(home)
+    subprocess.run([PYTHON, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
+    return home / "airflow.db"
+
+
+def seed_template(folder: Path, n: int) -> Path:
+    path = folder / f"warehouse-{n}.db"
+    run_json([str(BENCH_DIR / "bench_data.py"), "warehouse", str(path), str(n)], airflow_env(folder / "seed-home"))
+    return path
+
+
+def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The demo's own launcher, with this benchmark's token."""
+    from demo.run_demo import start_sandbox as launch
+
+    return launch(workdir, TOKEN)
+
+
+def sandbox_stats(url: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{url}/_sandbox/stats", timeout=10) as response:
+        return json.load(response)
+
+
+def run_summary(warehouse: Path) -> dict[str, Any] | None:
+    with sqlite3.connect(warehouse) as conn:
+        row = conn.execute(
+            "SELECT sent, summary FROM integra_runs WHERE dag_id = ? ORDER BY recorded_at DESC LIMIT 1", (DAG_ID,)
+        ).fetchone()
+    if row is None:
+        return None
+    summary = json.loads(row[1])
+    summary["sent_column"] = row[0]
+    return summary
+
+
+def run_once(
+    workdir: Path,
+    *,
+    kind: str,
+    n: int,
+    airflow_db: Path,
+    warehouse_template: Path,
+    logical_date: str,
+    map_indexes: int = 0,
+) -> dict[str, Any]:
+    """One `airflow dags test` in a fresh home; wall time of that command, plus what it did."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    home = workdir / "home"
+    home.mkdir()
+    shutil.copyfile(airflow_db, home / "airflow.db")
+    warehouse = workdir / "warehouse.db"
+    shutil.copyfile(warehouse_template, warehouse)
+    if kind == "empty":
+        dags = workdir / "dags"
+        dags.mkdir()
+        (dags / "empty_shape.py").write_text(EMPTY_DAG.format(map_indexes=map_indexes, dag_id=EMPTY_DAG_ID))
+        dag_id = EMPTY_DAG_ID
+    else:
+        dags, dag_id = None, DAG_ID
+    sandbox, url = start_sandbox(workdir)
+    try:
+        env = airflow_env(
+            home,
+            dags_folder=dags,
+            extra={
+                "AIRFLOW_CONN_INTEGRA_WAREHOUSE": warehouse_conn(warehouse),
+                "AIRFLOW_CONN_INTEGRA_DEFAULT": json.dumps(
+                    {
+                        "conn_type": "http",
+                        "host": f"{url}/api/v1",
+                        "password": TOKEN,
+                        "extra": {"panel_url": f"{url}/panel"},
+                    }
+                ),
+                "INTEGRA_DATA_PATH": f"file://{workdir / 'data'}",
+            },
+        )
+        log_path = workdir / "dags_test.log"
+        start = time.perf_counter()
+        with log_path.open("wb") as out:
+            proc = subprocess.run(
+                [PYTHON, "-m", "airflow", "dags", "test", dag_id, logical_date],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=1200,
+            )
+        seconds = time.perf_counter() - start
+        stats = sandbox_stats(url)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+    result: dict[str, Any] = {"kind": kind, "n": n, "seconds": seconds, "rc": proc.returncode, "log": str(log_path)}
+    if proc.returncode != 0:
+        raise RuntimeError(f"airflow dags test {dag_id} failed (rc {proc.returncode}); log: {log_path}")
+    if kind == "real":
+        summary = run_summary(warehouse)
+        if summary is None or summary.get("status") != "ok":
+            raise RuntimeError(f"the run recorded no ok summary ({summary and summary.get('status')}); log: {log_path}")
+        sent = int(summary["counts"]["sent"])
+        result.update(
+            sent=sent,
+            queried=int(summary["counts"]["queried"]),
+            campaigns=len(summary["campaigns"]),
+            campaign_posts=int(stats["campaign_posts"]),
+            requests=int(stats["requests"]),
+            expected_posts=math.ceil(sent / BATCH_SIZE),
+        )
+    return result
+
+
+def main(argv: list[str]) -> int:
+    from bench_data import run_at
+
+    workdir, n = Path(argv[0]), int(argv[1])
+    kind = argv[2] if len(argv) > 2 else "real"
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "template-home" / "airflow.db"
+    if not db.exists():
+        db = migrate_template(workdir)
+    warehouse = workdir / f"warehouse-{n}.db"
+    if not warehouse.exists():
+        warehouse = seed_template(workdir, n)
+    result = run_once(
+        workdir / f"run-{kind}-{n}",
+        kind=kind,
+        n=n,
+        airflow_db=db,
+        warehouse_template=warehouse,
+        logical_date=run_at().isoformat(),
+        map_indexes=math.ceil(n * 0.96 / BATCH_SIZE),
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,71 @@
+"""Time one DagBag fill of a folder in this (fresh) process.
+
+    python bench_parse.py DAG_FOLDER [--profile FILE]
+
+Airflow and the DagBag class are imported first (not timed); only ``DagBag(folder)`` is timed.
+Prints JSON: seconds, dag_ids, import_errors, which heavy modules are loaded afterwards and how many
+modules the parse imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import HEAVY_MODULES, emit
+
+TRIVIAL_DAG = '''\
+"""A one-task DAG: the parse-time floor."""
+from datetime import datetime
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG
+
+with DAG(dag_id="trivial_one_task", schedule=None, start_date=datetime(2026, 11, 1), catchup=False):
+    EmptyOperator(task_id="noop")
+'''
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--profile", type=Path)
+    args = parser.parse_args()
+
+    import airflow  # noqa: F401 - the same process setup for both folders
+    from airflow.dag_processing.dagbag import DagBag
+
+    before = set(sys.modules)
+    heavy_before = [m for m in HEAVY_MODULES if m in sys.modules]
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        start = time.perf_counter()
+        bag = profiler.runcall(DagBag, str(args.folder))
+        seconds = time.perf_counter() - start
+        profiler.dump_stats(str(args.profile))
+    else:
+        start = time.perf_counter()
+        bag = DagBag(str(args.folder))
+        seconds = time.perf_counter() - start
+    new = sorted(set(sys.modules) - before)
+    emit(
+        {
+            "seconds": seconds,
+            "dag_ids": sorted(bag.dag_ids),
+            "import_errors": {str(k): str(v)[:300] for k, v in bag.import_errors.items()},
+            "heavy_after": [m for m in HEAVY_MODULES if m in sys.modules],
+            "heavy_before": heavy_before,
+            "new_modules": len(new),
+            "new_top_level": sorted({m.split(".")[0] for m in new}),
+        }
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
