@@ -320,7 +320,7 @@ def build_recipients(
                 good[f"var.{variable}"] = values[ok]
 
             # Duplicates: the first lead with a number wins, within the chunk and across chunks.
-            dup = good["phone_number"].duplicated(keep="first") | good["phone_number"].isin(seen_numbers)
+            dup = good["phone_number"].duplicated(keep="first") | _in_set(good["phone_number"], seen_numbers)
             for i in good.index[dup]:
                 rejections.append(
                     {
@@ -383,6 +383,15 @@ _REASON_TEXT = {
     "missing_lead_id": "the lead has no id, so it could not be tracked in the ledger",
     "duplicate_phone": "another lead of the same run has this number; the first one is called",
 }
+
+
+def _in_set(values: pd.Series, members: set[str]) -> pd.Series:
+    """Membership in a large Python set, in O(len(values)): ``Series.isin`` copies the whole set each call."""
+    import numpy as np
+    import pandas as pd
+
+    found = np.fromiter((value in members for value in values.tolist()), dtype=bool, count=len(values))
+    return pd.Series(found, index=values.index)
 
 
 def _original(value: Any) -> str | None:
