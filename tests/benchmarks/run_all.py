@@ -18,6 +18,7 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -55,6 +56,8 @@ def log(message: str) -> None:
 
 
 def fmt_s(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
     return f"{seconds:.2f} s" if seconds < 100 else f"{seconds:.0f} s"
 
 
@@ -230,7 +233,7 @@ class Bench:
                     speedup = median([b["seconds"] / a["seconds"] for a, b in zip(ours, naive, strict=True)])
                 else:
                     speedup = naive_secs / secs
-                how = "measured" if len(naive) > 1 else "measured once (1 run, not a median)"
+                how = "measured" if len(naive) > 1 else "measured once: 1 run, not a median"
                 same = naive[0]["batched"], ours[0]["batched"]
             else:  # per round: that round's naive 100k time × 10, against that round's ours 1M
                 extrapolated = [x["seconds"] * n / small for x in naive_small]
@@ -421,6 +424,9 @@ def main() -> int:
     if args.reps < 3:
         log(f"warning: --reps {args.reps} < 3; figures are not the median of 3 runs")
 
+    # SIGTERM unwinds like an error, so the finally blocks stop the sandbox and the Airflow child
+    # (subprocess.run kills its child on any exception) and remove the scratch directory.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="integra-bench-"))
     bench = Bench(work, args.reps, args.budget)
     started = datetime.now(UTC)
