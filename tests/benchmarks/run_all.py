@@ -35,6 +35,7 @@ from _common import (
     INCLUDE,
     PLUGINS,
     PYCACHE,
+    ROOT,
     airflow_env,
     cache_key,
     median,
@@ -388,25 +389,29 @@ class Bench:
         return "\n".join(lines)
 
 
-def code_state() -> str:
-    """The commit measured and whether the measured code had uncommitted changes (read-only git)."""
+def code_state() -> tuple[str, str]:
+    """(label, fingerprint) of the measured code: plugins/, dags/, include/ (read-only git).
+
+    The fingerprint covers those folders only (their tree at HEAD plus any uncommitted diff), so
+    a commit elsewhere during the run does not count as a change of the measured code.
+    """
+    import hashlib
     import subprocess
 
     def git(*args: str) -> str:
         try:
-            out = subprocess.run(["git", *args], cwd=BENCH_DIR, capture_output=True, text=True, timeout=30)
+            out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
         except OSError:
             return ""
         return out.stdout.strip()
 
+    folders = ("plugins", "dags", "include")
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "plugins", "dags", "include")
-    if not dirty:
-        return f"commit {head}"
-    import hashlib
-
-    diff = hashlib.sha256(git("diff", "HEAD", "--", "plugins", "dags", "include").encode()).hexdigest()[:8]
-    return f"commit {head} + uncommitted changes in {len(dirty.splitlines())} file(s) (diff {diff})"
+    dirty = git("status", "--porcelain", "--", *folders)
+    diff = git("diff", "HEAD", "--", *folders) if dirty else ""
+    fingerprint = hashlib.sha256((git("ls-tree", "-r", "HEAD", "--", *folders) + diff).encode()).hexdigest()[:8]
+    label = f"commit {head}" + (f" + uncommitted changes in {len(dirty.splitlines())} file(s)" if dirty else "")
+    return f"{label}, measured code {fingerprint}", fingerprint
 
 
 def main() -> int:
@@ -451,13 +456,14 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     elapsed = time.perf_counter() - T0
+    state_end = code_state()
     table = bench.table()
     notes = [
         f"Run {started:%Y-%m-%d %H:%M} UTC on {platform.node()} ({os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}), {elapsed / 60:.1f} min; load average at start "
         f"{load_start[0]:.1f}, at end {os.getloadavg()[0]:.1f} (shared machine: read the ratios). "
-        f"Code: {state_start}"
-        + ("" if code_state() == state_start else f"; at the end: {code_state()} (it changed during the run)")
+        f"Code: {state_start[0]}"
+        + ("" if state_end[1] == state_start[1] else f"; at the end: {state_end[0]} (it CHANGED during the run)")
         + ".",
         f"Every figure: median of {args.reps} runs, each in a fresh subprocess; comparisons are medians of "
         "per-round ratios, variants run side by side in rotating order after untimed warm-ups.",
