@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
-from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, TriggerRule, get_current_context, task
+from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, TriggerRule
 
 from integra.definitions import CampaignDefinition, definition_files, load_definition
 from integra.exceptions import CampaignDefinitionError
 from integra.notifications import CampaignFailureNotifier
 from integra.operators import IntegraOperator
+from integra.tasks import BuildRecipientsOperator, ExtractLeadsOperator, RecordCampaignsOperator
 
 log = logging.getLogger(__name__)
 
@@ -104,51 +104,10 @@ def build_dag(definition: CampaignDefinition) -> DAG:
         },
         render_template_as_native_obj=True,
     ) as dag:
-
-        @task(task_id="extract_leads", doc_md=EXTRACT_DOC)
-        def extract_leads() -> dict[str, Any]:
-            from integra import pipeline
-
-            return pipeline.extract_leads(definition, get_current_context())
-
-        @task(task_id="build_recipients", doc_md=BUILD_DOC)
-        def build_recipients(extracted: dict[str, Any]) -> list[dict[str, Any]]:
-            """Returns the mapped create_campaign's kwargs; the counts go to the XCom key "summary"."""
-            from integra import pipeline
-
-            context = get_current_context()
-            built = pipeline.build_recipients(definition, extracted, context)
-            context["ti"].xcom_push(key="summary", value=built)
-            return [
-                {k: b[k] for k in ("recipients", "batch_number", "batch_count", "name", "idempotency_key")}
-                for b in built["batches"]
-            ]
-
-        @task(
-            task_id="record_campaigns",
-            doc_md=RECORD_DOC,
-            trigger_rule=TriggerRule.NONE_FAILED,
-            outlets=[asset],
+        extracted = ExtractLeadsOperator(task_id="extract_leads", doc_md=EXTRACT_DOC, definition=definition)
+        batches = BuildRecipientsOperator(
+            task_id="build_recipients", doc_md=BUILD_DOC, definition=definition, extracted=extracted.output
         )
-        def record_campaigns(results: Any) -> dict[str, Any]:
-            from integra import pipeline
-            from integra.ledger import Ledger
-
-            context = get_current_context()
-            built = context["ti"].xcom_pull(task_ids="build_recipients", key="summary")
-            summary = pipeline.summarise(definition, built, [r for r in results or [] if r], context)
-            log.info("Run summary:\n%s", pipeline.format_summary(summary))
-            if summary["status"] != "dry_run":
-                Ledger(definition.warehouse_conn_id).record_run(summary)
-            context["outlet_events"][asset].extra = {
-                "logical_date": summary["logical_date"],
-                "status": summary["status"],
-                "counts": summary["counts"],
-                "campaign_ids": [c["campaign_id"] for c in summary["campaigns"] if c.get("campaign_id")],
-            }
-            return summary
-
-        batches = build_recipients(extract_leads())
         created = IntegraOperator.partial(
             task_id="create_campaign",
             doc_md=CREATE_DOC,
@@ -168,8 +127,15 @@ def build_dag(definition: CampaignDefinition) -> DAG:
             dry_run="{{ params.dry_run }}",
             resend_unconfirmed="{{ params.resend_unconfirmed }}",
             map_index_template="batch {{ task.batch_number }}/{{ task.batch_count }}",
-        ).expand_kwargs(batches)
-        record_campaigns(created.output)
+        ).expand_kwargs(batches.output)
+        RecordCampaignsOperator(
+            task_id="record_campaigns",
+            doc_md=RECORD_DOC,
+            definition=definition,
+            results=created.output,
+            trigger_rule=TriggerRule.NONE_FAILED,
+            outlets=[asset],
+        )
     return dag
 
 

@@ -6,6 +6,7 @@ network, no pandas) and every message names the file, the field and the fix.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import string
@@ -24,6 +25,8 @@ from integra.exceptions import CampaignDefinitionError
 from integra.models import CampaignConfig, field_path
 
 ROOT = Path(__file__).resolve().parents[2]
+# LibYAML's safe loader when PyYAML was built with it (about 10x faster), else the pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def definitions_dir() -> Path:
@@ -51,7 +54,8 @@ Identifier = Annotated[str, Field(min_length=1, max_length=63)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: the validator is built when the first definition is validated, not on import.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Schedule(_Strict):
@@ -210,10 +214,34 @@ class CampaignDefinition(_Strict):
 
 
 def load_definition(path: Path) -> CampaignDefinition:
-    """Parse and validate one file; any problem becomes a :class:`CampaignDefinitionError`."""
+    """Parse and validate one file; any problem becomes a :class:`CampaignDefinitionError`.
+
+    Both DAG files of a parse read every definition: an unchanged file (same size and modification
+    time, same SQL folder, its SQL file still there) is validated once per process.
+    """
+    try:
+        stat = path.stat()
+    except OSError:
+        return _validate(path)  # raises, naming the file
+    definition = _validated(str(path), stat.st_mtime_ns, stat.st_size, str(sql_dir()))
+    if not definition.sql_path.is_file():  # removed since it was validated: report it as the first time
+        return _validate(path)
+    return definition
+
+
+@functools.lru_cache(maxsize=256)
+def _validated(location: str, mtime_ns: int, size: int, sql_folder: str) -> CampaignDefinition:
+    """:func:`_validate`, remembered per file state (the arguments after the path are the cache key)."""
+    return _validate(Path(location))
+
+
+def _validate(path: Path) -> CampaignDefinition:
+    """Read and validate, uncached; the messages name the file, the field and the fix."""
     where = path.name
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except OSError as exc:
+        raise CampaignDefinitionError(f"{where}: cannot read the file: {exc}") from exc
     except yaml.YAMLError as exc:
         raise CampaignDefinitionError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

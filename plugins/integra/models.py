@@ -33,7 +33,8 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 class _Contract(BaseModel):
     # hide_input_in_errors: a validation error must never carry a phone number into a traceback.
-    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+    # defer_build: the DAG files import this module; the validators are built on first use, in a task.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True, defer_build=True)
 
 
 class Recipient(_Contract):
