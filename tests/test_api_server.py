@@ -11,13 +11,11 @@ from __future__ import annotations
 import ast
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,19 +24,13 @@ import pytest
 import requests
 
 from tests.fixtures.campaign import future_run
+from tests.fixtures.processes import free_port, stop_group, tail
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 180
-STOP_TIMEOUT_S = 20
 LINK_NAME = "Integra campaign"
-
-
-def _free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -49,25 +41,12 @@ class ApiServer:
     session: requests.Session = field(default_factory=requests.Session)
 
     def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return tail(self.log_path, lines)
 
     def get(self, path: str, **params: Any) -> Any:
         response = self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=30)
         assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}\n{self.log_tail()}"
         return response.json()
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the api-server's own process group (uvicorn workers too), then SIGKILL."""
-    if process.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT_S)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    if process.poll() is None:
-        process.wait(timeout=STOP_TIMEOUT_S)
 
 
 @pytest.fixture
@@ -77,7 +56,7 @@ def start_api_server(tmp_path: Path, airflow_db: Path) -> Iterator[Callable[[], 
     started: list[ApiServer] = []
 
     def start() -> ApiServer:
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         log_path = tmp_path / "api-server.log"
         env = {
@@ -117,7 +96,7 @@ def start_api_server(tmp_path: Path, airflow_db: Path) -> Iterator[Callable[[], 
     finally:
         for server in started:
             server.session.close()
-            _stop(server.process)
+            stop_group(server.process)
 
 
 def test_rest_api_shows_the_run_and_links_to_the_campaigns(

@@ -22,8 +22,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, suppress
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +40,7 @@ import requests
 import yaml
 
 from tests.fixtures.campaign import BASE_DEFINITION, SP, generate_leads, seed_sqlite
+from tests.fixtures.processes import free_port, stop_group, tail
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -53,33 +52,7 @@ DEFAULT_DAG = "integra_backfill_default"
 SHIFT72_DAG = "integra_backfill_shift72"
 STARTUP_TIMEOUT_S = 240
 BACKFILL_TIMEOUT_S = 300
-STOP_TIMEOUT_S = 20
 PROCESSES = ("api-server", "dag-processor", "scheduler")
-
-
-def _free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    if not path.exists():
-        return f"({path} does not exist)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group we created (the scheduler's and api-server's children too), then SIGKILL."""
-    if process.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT_S)
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # leftovers of the group, if any
-    if process.poll() is None:
-        process.wait(timeout=STOP_TIMEOUT_S)
 
 
 def run_days(days: int = DAYS) -> list[datetime]:
@@ -130,11 +103,11 @@ class AirflowStack:
     def check_alive(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
-                pytest.fail(f"airflow {name} exited with {process.returncode}:\n{_tail(self.log_dir / f'{name}.log')}")
+                pytest.fail(f"airflow {name} exited with {process.returncode}:\n{tail(self.log_dir / f'{name}.log')}")
 
     def diagnostics(self) -> str:
-        parts = [f"--- {name}.log ---\n{_tail(self.log_dir / f'{name}.log', 40)}" for name in PROCESSES]
-        parts.append(f"--- cli.log ---\n{_tail(self.log_dir / 'cli.log', 40)}")
+        parts = [f"--- {name}.log ---\n{tail(self.log_dir / f'{name}.log', 40)}" for name in PROCESSES]
+        parts.append(f"--- cli.log ---\n{tail(self.log_dir / 'cli.log', 40)}")
         return "\n".join(parts)
 
     def wait_for(self, what: str, predicate: Callable[[], Any], timeout: float) -> Any:
@@ -248,7 +221,7 @@ def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str) -> Iterator[Ai
         )
         seed_sqlite(warehouse, rows)
 
-    port = _free_port()
+    port = free_port()
     api_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -308,7 +281,7 @@ def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str) -> Iterator[Ai
     finally:
         for name in reversed(PROCESSES):
             if name in stack.processes:
-                _stop(stack.processes[name])
+                stop_group(stack.processes[name])
 
 
 def _requested(run_after: datetime) -> datetime:
