@@ -147,3 +147,35 @@ def test_dry_run_sends_nothing_and_changes_no_ledger_state(sqlite_campaign):
     assert campaign.sandbox.stats()["campaign_posts"] == 0
     for table in ("integra_campaigns", "integra_campaign_recipients", "integra_rejected_leads", "integra_runs"):
         assert campaign.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0, table
+
+
+def test_a_run_with_its_files_on_an_object_store(sqlite_campaign):
+    """Local files are opened by pyarrow directly; any other store goes through ObjectStoragePath.
+
+    fsspec's in-memory filesystem, attached the way a provider attaches S3 or GCS, stands in for them
+    (``dag.test`` runs every task in this process, so they all see it).
+    """
+    import fsspec
+    from airflow.sdk.io import attach
+
+    attach(protocol="memory", fs=fsspec.filesystem("memory"))
+
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.define(max_recipients_per_campaign=100)
+    campaign.seed(300, run_at)
+    base = f"memory://integra-test-{run_at:%Y%m%d}"
+    campaign.monkeypatch.setenv("INTEGRA_DATA_PATH", base)
+    assert str(campaign.run(run_at).state) == "success"
+
+    written = fsspec.filesystem("memory").find(base.removeprefix("memory://"))
+    assert any(p.endswith("leads.parquet") for p in written), written
+    batch_files = [p for p in written if "/batch-" in p and p.endswith(".parquet")]
+    assert not (campaign.tmp / "data").exists(), "a file went to the local disk"
+
+    counts = campaign.summary(run_at)["counts"]
+    created = campaign.sandbox.campaigns()
+    assert counts["queried"] == 300 == _accounted(counts)
+    assert len(created) == len(batch_files) == math.ceil(counts["sent"] / 100)
+    phones = [r["phone_number"] for c in created for r in c["request"]["recipients"]]
+    assert len(phones) == len(set(phones)) == counts["sent"]

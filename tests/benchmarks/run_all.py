@@ -1,9 +1,10 @@
 """`make bench`: every performance figure of the project in one Markdown table.
 
-Each figure is the median of ``--reps`` runs (default 3, env BENCH_REPS), each in a fresh
-subprocess. Every comparison (ours vs naive, ours vs floor, our DAG vs a trivial one, the real
-DAG vs an empty one of the same shape) is measured side by side in the same round and reported
-as the median of the per-round ratios, so the shared, noisy machine affects both sides alike.
+Each figure is the median of ``--reps`` runs (default 3, env BENCH_REPS; at least 7 for the
+quick ones: DAG parse and the 100k transform), each in a fresh subprocess. Every comparison (ours
+vs naive, ours vs floor, our DAG vs a trivial one, the real DAG vs an empty one of the same shape)
+is measured side by side in the same round and reported as the median of the per-round ratios, so
+the shared, noisy machine affects both sides alike.
 Variants are run in a rotating order from round to round. Untimed warm-up runs come first.
 
 The table is printed and written to tests/benchmarks/results.md. Scratch data lives in a temp
@@ -202,7 +203,8 @@ class Bench:
         plan_small = [("ours", small), ("naive", small), ("floor", small)]
         plan_big = [("ours", big), ("floor", big)]
         runs: dict[tuple[str, int], list[dict[str, Any]]] = {key: [] for key in plan_small + plan_big}
-        for r in range(self.reps):
+        # A 100k round takes seconds and a busy neighbour can slow one run by a third: take at least 7.
+        for r in range(max(self.reps, 7)):
             for mode, n in rotate(plan_small, r):
                 runs[(mode, n)].append(one(mode, n, str(r)))
         # The 1M rounds take minutes each: as many as the time budget allows (at least one).
@@ -483,7 +485,8 @@ def main() -> int:
         f"Code: {state_start[0]}"
         + ("" if state_end[1] == state_start[1] else f"; at the end: {state_end[0]} (it CHANGED during the run)")
         + ".",
-        f"Every figure: median of {args.reps} runs, each in a fresh subprocess; comparisons are medians of "
+        f"Every figure: median of {args.reps} runs ({max(args.reps, 7)} for the DAG parse and the 100k transform), "
+        "each in a fresh subprocess; comparisons are medians of "
         "per-round ratios, variants run side by side in rotating order after untimed warm-ups.",
         "Leads: include/demo/leads.py generate_leads (seed 42, default bad_ratio 0.04, ~1% foreign numbers). "
         "Transform input: Parquet in extract_leads' format (all-string columns + NULL integra_exclusion), "
