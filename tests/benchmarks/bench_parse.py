@@ -29,6 +29,56 @@ with DAG(dag_id="trivial_one_task", schedule=None, start_date=datetime(2026, 11,
     EmptyOperator(task_id="noop")
 '''
 
+SAME_SHAPE_DAGS = '''"""The shape of dags/ written by hand with no project code: what Airflow itself costs for it.
+
+A daily DAG like integra_daily_campaign (cron timetable, three params, extract -> build -> mapped
+create -> record with an Asset outlet) and a one-task DAG with params like the example DAG.
+"""
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, Asset, BaseOperator, CronTriggerTimetable, Param, TriggerRule
+
+
+class Step(BaseOperator):
+    template_fields = ("value",)
+
+    def __init__(self, *, value=None, **kwargs):
+        super().__init__(**kwargs)
+        self.value = value
+
+    def execute(self, context):
+        return self.value
+
+
+PARAMS = {
+    "dry_run": Param(False, type="boolean"),
+    "scheduled_at": Param(None, type=["null", "string"]),
+    "resend_unconfirmed": Param(False, type="boolean"),
+}
+
+with DAG(
+    dag_id="same_shape_daily",
+    schedule=CronTriggerTimetable("0 7 * * *", timezone="America/Sao_Paulo", interval=timedelta(days=1)),
+    start_date=datetime(2026, 11, 1),
+    catchup=False,
+    max_active_runs=1,
+    params=PARAMS,
+    render_template_as_native_obj=True,
+):
+    extract = Step(task_id="extract_leads")
+    build = Step(task_id="build_recipients", value=extract.output)
+    create = Step.partial(task_id="create_campaign").expand_kwargs(build.output)
+    Step(
+        task_id="record_campaigns",
+        value=create.output,
+        trigger_rule=TriggerRule.NONE_FAILED,
+        outlets=[Asset(name="same_shape_ledger", uri="integra://ledger/same_shape_daily")],
+    )
+
+with DAG(dag_id="same_shape_single", schedule=None, start_date=datetime(2026, 11, 1), params=PARAMS):
+    Step(task_id="create_campaign")
+'''
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
