@@ -12,7 +12,6 @@ import ast
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import suppress
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.fixtures import processes
 from tests.fixtures.campaign import future_run
 from tests.fixtures.processes import free_port, stop_group, tail
 
@@ -59,25 +59,8 @@ def start_api_server(tmp_path: Path, airflow_db: Path) -> Iterator[Callable[[], 
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         log_path = tmp_path / "api-server.log"
-        env = {
-            **os.environ,  # the session's Airflow settings (conftest) and this test's connections
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__BASE_URL": url,
-            "AIRFLOW__API__WORKERS": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                cwd=tmp_path,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: teardown reaches the uvicorn workers too
-            )
+        # The session's Airflow settings (conftest) and this test's connections.
+        process = processes.start_api_server(os.environ, port, log_path, cwd=tmp_path)
         server = ApiServer(url=url, log_path=log_path, process=process)
         started.append(server)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import os
 import re
 import sqlite3
 import subprocess
 import sys
 import unicodedata
-import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -42,7 +40,7 @@ leads = _load_module()
 
 START = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 2026-11-25 00:00 in São Paulo
 END = START + timedelta(days=1)
-PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"
+PG_HOST, PG_PORT = "127.0.0.1", 5432
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 BR_FORMATS = {
     "+55 DD NNNN-NNNN": re.compile(r"^\+55 \d{2} \d{4,5}-\d{4}$"),
@@ -401,38 +399,10 @@ def test_script_runs_with_the_standard_library_only(tmp_path):
 # --- PostgreSQL ----------------------------------------------------------------------------
 
 
-def _connect_admin():
-    """First user that can log in with trust auth; skip (or fail when required) if none."""
-    import psycopg2
-
-    errors = []
-    users = [os.environ.get("PGUSER"), "postgres", "root"]
-    for user in dict.fromkeys(u for u in users if u):
-        try:
-            return psycopg2.connect(host=PG_HOST, port=PG_PORT, dbname=PG_DB, user=user, connect_timeout=3), user
-        except psycopg2.OperationalError as exc:
-            errors.append(f"{user}: {' '.join(str(exc).split())}")
-    reason = f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT}: {'; '.join(errors)}"
-    if os.environ.get("INTEGRA_REQUIRE_POSTGRES") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
-    return None  # unreachable, keeps the return paths explicit
-
-
 @pytest.fixture
-def pg_dsn():
-    """A DSN whose search_path is a fresh schema, dropped afterwards."""
-    admin, user = _connect_admin()
-    schema = f"demo_leads_{uuid.uuid4().hex[:12]}"
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"host={PG_HOST} port={PG_PORT} dbname={PG_DB} user={user} options='-c search_path={schema}'"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.close()
+def pg_dsn(pg_database: str) -> str:
+    """The seeder's target: a fresh PostgreSQL database (conftest's ``pg_database``), dropped afterwards."""
+    return pg_database
 
 
 def read_pg(dsn: str) -> list[dict]:
@@ -490,6 +460,7 @@ def test_cli_seeds_postgres(pg_dsn, capsys, monkeypatch):
     monkeypatch.setattr(leads, "CHUNK_SIZE", 64)  # several execute_values pages
     assert leads.main(["--postgres", pg_dsn, "--n", "150", "--day", "2026-11-25", "--bad-ratio", "0"]) == 0
     out = capsys.readouterr().out.strip()
-    assert out.startswith(f"seeded 150 leads into postgres {PG_HOST}:{PG_PORT}/{PG_DB}")
+    database = pg_dsn.rsplit("/", 1)[1]
+    assert out.startswith(f"seeded 150 leads into postgres {PG_HOST}:{PG_PORT}/{database}")
     stored = read_pg(pg_dsn)
     assert stored == make(150, bad_ratio=0)

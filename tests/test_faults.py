@@ -184,12 +184,12 @@ def test_worker_killed_after_the_post_never_resends(sqlite_campaign, day, capfd)
 
 
 def _claim(args):
-    from integra.ledger import Ledger
+    from integra.ledger import BatchRecord, Ledger
 
     conn_env, key = args
     os.environ["AIRFLOW_CONN_INTEGRA_WAREHOUSE"] = conn_env
     ledger = Ledger("integra_warehouse")
-    claim = ledger.claim(
+    batch = BatchRecord(
         key=key,
         dag_id="d",
         run_id="r",
@@ -198,8 +198,11 @@ def _claim(args):
         batch_count=1,
         batch_hash="h",
         name="n",
-        scheduled_at="2026-01-01T10:00:00-03:00",
         recipients_count=1,
+    )
+    claim = ledger.claim(
+        batch,
+        scheduled_at="2026-01-01T10:00:00-03:00",
         members=[
             {"lead_id": "L1", "phone_e164": "+5511987654321", "phone_masked": "+55*******4321", "recipient_name": "Ana"}
         ],

@@ -32,19 +32,11 @@ from integra.exceptions import (
 )
 from integra.hooks import IntegraHook
 from integra.models import CampaignCreated, CampaignRequest, build_request
-from tests.fixtures.sandbox import SandboxClient, make_campaign_payload
+from tests.fixtures.sandbox import DOCUMENTED_CREATED_BODY, SandboxClient, make_campaign_payload
 
 CONN_ENV = "AIRFLOW_CONN_INTEGRA_DEFAULT"
 FAKE_TOKEN = "ik_live_fake_token_for_mocked_tests"
 CAMPAIGNS_URL = f"{contract.PRODUCTION_BASE_URL}/campaigns"
-CREATED_BODY = {
-    "id": "3c90c3cc-0d44-4b50-8888-8dd25736052a",
-    "name": "Campanha Março 2026",
-    "status": "PENDING",
-    "total_recipients": 2,
-    "scheduled_at": "2026-03-25T14:00:00Z",
-    "created_at": "2026-03-20T09:12:44Z",
-}
 
 
 class RecordingSleep:
@@ -324,7 +316,7 @@ def test_success_status_with_a_body_that_is_not_a_campaign_is_unknown(
 
 def test_a_redirect_is_not_followed_and_counts_as_unknown(mocked_api: Any, campaign_request: CampaignRequest) -> None:
     mocked_api.post(CAMPAIGNS_URL, status_code=302, headers={"Location": f"{CAMPAIGNS_URL}/moved"})
-    mocked_api.get(f"{CAMPAIGNS_URL}/moved", json=CREATED_BODY)
+    mocked_api.get(f"{CAMPAIGNS_URL}/moved", json=DOCUMENTED_CREATED_BODY)
 
     with pytest.raises(IntegraOutcomeUnknownError) as caught:
         IntegraHook().create_campaign(campaign_request)
@@ -537,10 +529,10 @@ def test_empty_host_defaults_to_the_production_url(mocked_api: Any, campaign_req
     hook.get_conn()
     assert hook.base_url == contract.PRODUCTION_BASE_URL
 
-    mocked_api.post(CAMPAIGNS_URL, status_code=201, json=CREATED_BODY)
+    mocked_api.post(CAMPAIGNS_URL, status_code=201, json=DOCUMENTED_CREATED_BODY)
     created = hook.create_campaign(campaign_request, idempotency_key="key-1")
 
-    assert created.id == CREATED_BODY["id"]
+    assert created.id == DOCUMENTED_CREATED_BODY["id"]
     sent = mocked_api.last_request
     assert sent.url == CAMPAIGNS_URL
     assert sent.method == "POST"
@@ -551,7 +543,7 @@ def test_empty_host_defaults_to_the_production_url(mocked_api: Any, campaign_req
 
 
 def test_panel_url_extra_is_not_sent_as_a_header(mocked_api: Any, campaign_request: CampaignRequest) -> None:
-    mocked_api.post(CAMPAIGNS_URL, status_code=201, json=CREATED_BODY)
+    mocked_api.post(CAMPAIGNS_URL, status_code=201, json=DOCUMENTED_CREATED_BODY)
 
     IntegraHook().create_campaign(campaign_request)
 
@@ -567,7 +559,7 @@ def test_timeout_extras_are_not_sent_as_headers(
     extra = {"panel_url": "https://panel.example", "read_timeout": 60, "connect_timeout": 5}
     monkeypatch.setenv(CONN_ENV, conn_json(password=FAKE_TOKEN, extra=extra))
     with requests_mock_module.Mocker() as mocker:
-        mocker.post(CAMPAIGNS_URL, status_code=201, json=CREATED_BODY)
+        mocker.post(CAMPAIGNS_URL, status_code=201, json=DOCUMENTED_CREATED_BODY)
         IntegraHook().create_campaign(campaign_request)
 
     headers = {key.lower() for key in mocker.last_request.headers}
@@ -580,7 +572,7 @@ def test_login_in_the_connection_does_not_turn_into_basic_auth(
 ) -> None:
     monkeypatch.setenv(CONN_ENV, conn_json(login="someone", password=FAKE_TOKEN))
     with requests_mock_module.Mocker() as mocker:
-        mocker.post(CAMPAIGNS_URL, status_code=201, json=CREATED_BODY)
+        mocker.post(CAMPAIGNS_URL, status_code=201, json=DOCUMENTED_CREATED_BODY)
         IntegraHook().create_campaign(campaign_request)
 
     assert mocker.last_request.headers["Authorization"] == f"Bearer {FAKE_TOKEN}"

@@ -34,6 +34,7 @@ from integra.models import (
     field_path,
 )
 from tests.fixtures.sandbox import (
+    DOCUMENTED_CREATED_BODY,
     EXAMPLE_AGENT_ID,
     EXAMPLE_PHONE_NUMBER_ID,
     EXAMPLE_PROJECT_ID,
@@ -45,14 +46,6 @@ ASCII_E164 = re.compile(r"\+[1-9][0-9]{7,14}", re.ASCII)
 REQUEST_FIELDS = {"name", "project_id", "agent_id", "phone_number_id", "scheduled_at", "recipients", "config"}
 RECIPIENT_FIELDS = {"phone_number", "recipient_name", "dynamic_variables"}
 CONFIG_FIELDS = {"call_timeout", "voicemail_mode", "outbound_auto_greet", "max_concurrent"}
-DOCUMENTED_RESPONSE = {
-    "id": "3c90c3cc-0d44-4b50-8888-8dd25736052a",
-    "name": "Campanha Março 2026",
-    "status": "PENDING",
-    "total_recipients": 2,
-    "scheduled_at": "2026-03-25T14:00:00Z",
-    "created_at": "2026-03-20T09:12:44Z",
-}
 C0_AND_DEL = [chr(code) for code in range(0x20)] + ["\x7f"]
 OFFSET_SUFFIX = re.compile(r"(Z|[+-]\d{2}:\d{2})$")
 
@@ -431,9 +424,9 @@ def test_unknown_config_fields_are_rejected() -> None:
 
 
 def test_documented_response_parses() -> None:
-    created = CampaignCreated.model_validate_json(json.dumps(DOCUMENTED_RESPONSE))
+    created = CampaignCreated.model_validate_json(json.dumps(DOCUMENTED_CREATED_BODY))
 
-    assert created.id == DOCUMENTED_RESPONSE["id"]
+    assert created.id == DOCUMENTED_CREATED_BODY["id"]
     assert created.name == "Campanha Março 2026"
     assert created.status == "PENDING"
     assert created.total_recipients == 2
@@ -442,14 +435,14 @@ def test_documented_response_parses() -> None:
 
 
 def test_response_extra_fields_are_kept() -> None:
-    created = CampaignCreated.model_validate({**DOCUMENTED_RESPONSE, "project_id": EXAMPLE_PROJECT_ID})
+    created = CampaignCreated.model_validate({**DOCUMENTED_CREATED_BODY, "project_id": EXAMPLE_PROJECT_ID})
 
     assert created.model_dump()["project_id"] == EXAMPLE_PROJECT_ID
 
 
-@pytest.mark.parametrize("missing", sorted(DOCUMENTED_RESPONSE))
+@pytest.mark.parametrize("missing", sorted(DOCUMENTED_CREATED_BODY))
 def test_response_without_a_documented_field_is_rejected(missing: str) -> None:
-    body = {key: value for key, value in DOCUMENTED_RESPONSE.items() if key != missing}
+    body = {key: value for key, value in DOCUMENTED_CREATED_BODY.items() if key != missing}
 
     with pytest.raises(ValidationError):
         CampaignCreated.model_validate(body)
@@ -457,7 +450,7 @@ def test_response_without_a_documented_field_is_rejected(missing: str) -> None:
 
 def test_response_with_naive_timestamps_is_rejected() -> None:
     with pytest.raises(ValidationError):
-        CampaignCreated.model_validate({**DOCUMENTED_RESPONSE, "created_at": "2026-03-20T09:12:44"})
+        CampaignCreated.model_validate({**DOCUMENTED_CREATED_BODY, "created_at": "2026-03-20T09:12:44"})
 
 
 # -- build_request errors ------------------------------------------------------------------------------

@@ -64,6 +64,13 @@ def start_sandbox(workdir: Path, token: str = TOKEN) -> tuple[subprocess.Popen[b
     raise SystemExit("The Integra sandbox did not start; see " + str(workdir / "sandbox.log"))
 
 
+def sandbox_connection(url: str, token: str) -> str:
+    """The ``integra_default`` connection (JSON) for a sandbox at ``url``, its panel links included."""
+    return json.dumps(
+        {"conn_type": "http", "host": f"{url}/api/v1", "password": token, "extra": {"panel_url": f"{url}/panel"}}
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--leads", type=int, default=500, help="demo leads to generate (default 500)")
@@ -88,14 +95,7 @@ def main() -> int:
     env.update(
         {
             "AIRFLOW_CONN_INTEGRA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
-            "AIRFLOW_CONN_INTEGRA_DEFAULT": json.dumps(
-                {
-                    "conn_type": "http",
-                    "host": f"{url}/api/v1",
-                    "password": TOKEN,
-                    "extra": {"panel_url": f"{url}/panel"},
-                }
-            ),
+            "AIRFLOW_CONN_INTEGRA_DEFAULT": sandbox_connection(url, TOKEN),
             "INTEGRA_DATA_PATH": f"file://{workdir / 'data'}",
         }
     )

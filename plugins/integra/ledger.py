@@ -11,7 +11,7 @@ import enum
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -67,13 +67,17 @@ def campaign_key(dag_id: str, logical_date: datetime, batch_number: int, digest:
     return f"{dag_id}:{logical_date_text(logical_date)}:b{batch_number}:{digest[:16]}"
 
 
-_CLAIM_SQL = """
+_INSERT_BATCH_SQL = """
     INSERT INTO integra_campaigns (campaign_key, dag_id, run_id, logical_date, batch_number, batch_count,
-        batch_hash, name, status, scheduled_at, recipients_count, attempts, claimed_at, updated_at)
+        batch_hash, name, status, scheduled_at, recipients_count, attempts, last_error, claimed_at, updated_at)
     VALUES (:key, :dag_id, :run_id, :logical_date, :batch_number, :batch_count, :batch_hash, :name, :status,
-        :scheduled_at, :recipients_count, 1, :now, :now)
-    ON CONFLICT (campaign_key) DO NOTHING
+        :scheduled_at, :recipients_count, 1, :last_error, :now, :now)
+    ON CONFLICT (campaign_key) DO {on_conflict}
 """
+#: The first claim of a key wins; a key that exists is left to ``claim``'s compare-and-set.
+_CLAIM_SQL = _INSERT_BATCH_SQL.format(on_conflict="NOTHING")
+#: A skipped batch is recorded with its reason; a rerun that skips again refreshes the reason.
+_SKIP_SQL = _INSERT_BATCH_SQL.format(on_conflict="UPDATE SET last_error = :last_error, updated_at = :now")
 _MEMBER_SQL = """
     INSERT INTO integra_campaign_recipients (campaign_key, lead_id, dag_id, run_id, logical_date, phone_e164,
         phone_masked, recipient_name, scheduled_at, sent_at)
@@ -81,6 +85,25 @@ _MEMBER_SQL = """
         :recipient_name, :scheduled_at, :sent_at)
     ON CONFLICT (campaign_key, lead_id) DO NOTHING
 """
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """What names one batch in ``integra_campaigns``: written alike by a claim and by a skip."""
+
+    key: str
+    dag_id: str
+    run_id: str
+    logical_date: str
+    batch_number: int
+    batch_count: int
+    batch_hash: str
+    name: str
+    recipients_count: int
+
+    def row(self, status: Status, now: str, **columns: Any) -> dict[str, Any]:
+        """The statement parameters of this batch's row with ``status`` and any other ``columns``."""
+        return {**asdict(self), "status": status.value, "now": now, **columns}
 
 
 class Ledger:
@@ -105,17 +128,9 @@ class Ledger:
 
     def claim(
         self,
+        batch: BatchRecord,
         *,
-        key: str,
-        dag_id: str,
-        run_id: str,
-        logical_date: str,
-        batch_number: int,
-        batch_count: int,
-        batch_hash: str,
-        name: str,
         scheduled_at: str,
-        recipients_count: int,
         members: Sequence[Mapping[str, Any]] = (),
         resend_unconfirmed: bool = False,
     ) -> Claim:
@@ -125,27 +140,15 @@ class Ledger:
         knows who may have been phoned, even if this process dies right after the POST.
         """
         now = utc_now()
-        row_values = {
-            "key": key,
-            "dag_id": dag_id,
-            "run_id": run_id,
-            "logical_date": logical_date,
-            "batch_number": batch_number,
-            "batch_count": batch_count,
-            "batch_hash": batch_hash,
-            "name": name,
-            "status": Status.SENDING.value,
-            "scheduled_at": scheduled_at,
-            "recipients_count": recipients_count,
-            "now": now,
-        }
+        key = batch.key
+        row_values = batch.row(Status.SENDING, now, scheduled_at=scheduled_at, last_error=None)
         member_rows = [
             {
                 **m,
                 "campaign_key": key,
-                "dag_id": dag_id,
-                "run_id": run_id,
-                "logical_date": logical_date,
+                "dag_id": batch.dag_id,
+                "run_id": batch.run_id,
+                "logical_date": batch.logical_date,
                 "scheduled_at": scheduled_at,
                 "sent_at": now,
             }
@@ -246,47 +249,10 @@ class Ledger:
             {"status": status.value, "now": utc_now(), "key": key, **values},
         )
 
-    def record_skip(
-        self,
-        *,
-        key: str,
-        dag_id: str,
-        run_id: str,
-        logical_date: str,
-        batch_number: int,
-        batch_count: int,
-        batch_hash: str,
-        name: str,
-        recipients_count: int,
-        reason: str,
-    ) -> None:
+    def record_skip(self, batch: BatchRecord, *, reason: str) -> None:
         """The late policy skipped this batch: recorded, so the day's summary says why."""
-        now = utc_now()
-        sql.execute(
-            self.hook,
-            """
-            INSERT INTO integra_campaigns (campaign_key, dag_id, run_id, logical_date, batch_number,
-                batch_count, batch_hash, name, status, recipients_count, attempts, last_error,
-                claimed_at, updated_at)
-            VALUES (:key, :dag_id, :run_id, :logical_date, :batch_number, :batch_count, :batch_hash,
-                :name, :status, :recipients_count, 1, :reason, :now, :now)
-            ON CONFLICT (campaign_key) DO UPDATE SET last_error = :reason, updated_at = :now
-            """,
-            {
-                "key": key,
-                "dag_id": dag_id,
-                "run_id": run_id,
-                "logical_date": logical_date,
-                "batch_number": batch_number,
-                "batch_count": batch_count,
-                "batch_hash": batch_hash,
-                "name": name,
-                "status": Status.SKIPPED.value,
-                "recipients_count": recipients_count,
-                "reason": reason[:MAX_TEXT],
-                "now": now,
-            },
-        )
+        row = batch.row(Status.SKIPPED, utc_now(), scheduled_at=None, last_error=reason[:MAX_TEXT])
+        sql.execute(self.hook, _SKIP_SQL, row)
 
     def campaigns_for_run(self, dag_id: str, logical_date: str) -> list[dict[str, Any]]:
         return sql.query(

@@ -24,7 +24,7 @@ from integra.exceptions import (
     IntegraRateLimitError,
     IntegraUnavailableError,
 )
-from integra.ledger import ClaimState, Ledger, Status, campaign_key, logical_date_text
+from integra.ledger import BatchRecord, ClaimState, Ledger, Status, campaign_key, logical_date_text
 from integra.links import IntegraCampaignLink
 from integra.masking import mask_phone
 
@@ -245,21 +245,21 @@ class IntegraOperator(BaseOperator):
         # 2. When: the requested time, the calling window and the late policy.
         decision = self.decide_schedule(context)
         name = f"{self.name} [{key.rsplit(':', 1)[-1][:8]}]"
-        batch: dict[str, Any] = {
-            "key": key,
-            "dag_id": self.dag_id,
-            "run_id": str(context.get("run_id") or ""),
-            "logical_date": day,
-            "batch_number": self.batch_number,
-            "batch_count": self.batch_count,
-            "batch_hash": digest,
-            "name": name,
-            "recipients_count": len(recipients),
-        }
+        batch = BatchRecord(
+            key=key,
+            dag_id=self.dag_id,
+            run_id=str(context.get("run_id") or ""),
+            logical_date=day,
+            batch_number=self.batch_number,
+            batch_count=self.batch_count,
+            batch_hash=digest,
+            name=name,
+            recipients_count=len(recipients),
+        )
         if decision.action == "skip":
             self.log.warning("Batch %s skipped: %s", key, decision.reason)
             if ledger and not dry_run:
-                ledger.record_skip(reason=decision.reason, **batch)
+                ledger.record_skip(batch, reason=decision.reason)
             raise AirflowSkipException(f"Campaign {name!r} not sent: {decision.reason}")
         assert decision.scheduled_at is not None
         scheduled = scheduling.to_iso(decision.scheduled_at)
@@ -287,7 +287,7 @@ class IntegraOperator(BaseOperator):
             return self._result(context, self._create(request, key, None), key, reused=False)
 
         # 4. Claim, then POST exactly once.
-        claim = ledger.claim(scheduled_at=scheduled, members=_members(rows), resend_unconfirmed=resend, **batch)
+        claim = ledger.claim(batch, scheduled_at=scheduled, members=_members(rows), resend_unconfirmed=resend)
         if claim.state is ClaimState.EXISTS:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, claim.row["campaign_id"])
             return self._result(context, claim.row, key, reused=True)

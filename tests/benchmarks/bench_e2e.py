@@ -88,6 +88,13 @@ def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     return launch(workdir, TOKEN)
 
 
+def sandbox_connection(url: str, token: str) -> str:
+    """The demo's connection JSON for a sandbox."""
+    from demo.run_demo import sandbox_connection as connection
+
+    return connection(url, token)
+
+
 def sandbox_stats(url: str) -> dict[str, int]:
     with urllib.request.urlopen(f"{url}/_sandbox/stats", timeout=10) as response:
         return json.load(response)
@@ -138,14 +145,7 @@ def run_once(
             dags_folder=dags,
             extra={
                 "AIRFLOW_CONN_INTEGRA_WAREHOUSE": warehouse_conn(warehouse),
-                "AIRFLOW_CONN_INTEGRA_DEFAULT": json.dumps(
-                    {
-                        "conn_type": "http",
-                        "host": f"{url}/api/v1",
-                        "password": TOKEN,
-                        "extra": {"panel_url": f"{url}/panel"},
-                    }
-                ),
+                "AIRFLOW_CONN_INTEGRA_DEFAULT": sandbox_connection(url, TOKEN),
                 "INTEGRA_DATA_PATH": f"file://{workdir / 'data'}",
             },
         )

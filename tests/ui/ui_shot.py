@@ -21,8 +21,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +32,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # run as a script: the tests' process helpers are importable from the root
+
+from tests.fixtures.processes import free_port, start_api_server, stop_group  # noqa: E402
+
 DAG_ID = "integra_daily_campaign"
 TASK_ID = "create_campaign"
 LINK_NAME = "Integra campaign"
@@ -100,48 +102,9 @@ def run_demo(env: dict[str, str]) -> None:
         raise SystemExit(f"The demo failed (exit {result.returncode}); no screenshots taken.")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def get_json(url: str, timeout: float = 10) -> Any:
     with urllib.request.urlopen(url, timeout=timeout) as response:  # loopback api-server
         return json.load(response)
-
-
-def start_api_server(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    server_env = {
-        **env,
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with log_path.open("wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(port)],
-            env=server_env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopping it reaches the uvicorn workers too
-        )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
 
 
 def wait_healthy(proc: subprocess.Popen[bytes], api: str, log_path: Path) -> None:
@@ -235,7 +198,7 @@ def main() -> int:
     api = f"http://127.0.0.1:{port}"
     log_path = WORKDIR / "api-server.log"
     print(f"Starting airflow api-server on {api} (log: {log_path}) ...", flush=True)
-    server = start_api_server(env, port, log_path)
+    server = start_api_server(env, port, log_path, cwd=ROOT)
     try:
         wait_healthy(server, api, log_path)
         run_id = latest_run_id(api)
@@ -253,7 +216,7 @@ def main() -> int:
             shoot(chromium_binary, page, out, args.budget_ms)
             print(f"  {out.stat().st_size / 1024:.0f} KB", flush=True)
     finally:
-        stop(server)
+        stop_group(server)
     return 0
 
 
