@@ -19,6 +19,10 @@ install: $(STAMP)
 
 # --compile-bytecode: every Airflow process (tests, demo) starts from .pyc files, as in a built image.
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@# mysqlclient (the MySQL provider's driver) compiles against the MySQL/MariaDB client headers.
+	@pkg-config --exists mysqlclient 2>/dev/null || pkg-config --exists libmariadb 2>/dev/null || \
+	  { echo "Installing the MySQL client headers for mysqlclient (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-libmysqlclient-dev pkg-config >/dev/null; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.txt -r requirements-dev.txt -c constraints.txt

@@ -9,12 +9,13 @@ campaign's `send_time`, inside its calling window.
 **Tasks**: `extract_leads` → `build_recipients` → `create_campaign` (one mapped instance per batch
 of at most 10,000 people) → `record_campaigns`.
 
-**Safe to rerun**: every batch has a key claimed in the ledger (`integra_campaigns`) before it is
-sent. Clearing a task, rerunning a day or backfilling never creates a campaign twice.
+**Safe to rerun**: every batch has a key claimed in the contact ledger (its own database,
+`ledger_conn_id`) before it is sent. Clearing a task, rerunning a day or backfilling never creates a
+campaign twice.
 
 **Params** (Trigger DAG w/ config): `dry_run` validates everything and sends nothing;
-`scheduled_at` overrides the start time (ISO 8601 with offset); `resend_unconfirmed` resends a
-batch whose earlier send has an unknown outcome, after you checked the Integra panel.
+`scheduled_at` overrides the start time (ISO 8601 with offset); `resend_keys` lists batch keys whose
+earlier send has an unknown outcome and that you checked in the Integra panel: they are sent again.
 """
 
 from __future__ import annotations
@@ -31,25 +32,30 @@ from integra.operators import IntegraOperator
 from integra.tasks import BuildRecipientsOperator, ExtractLeadsOperator, RecordCampaignsOperator
 
 log = logging.getLogger(__name__)
+#: One POST and two ledger writes; a claim younger than this may still have a live worker behind it.
+CREATE_TIMEOUT = timedelta(minutes=30)
 
 EXTRACT_DOC = """
-Runs the campaign's SQL file against the warehouse connection with the data interval bound as
-parameters, flags leads on the suppression list or inside the cooldown (a join against the
-ledger), and streams the rows into a Parquet file. XCom holds the file's location and row count.
-**If it fails**: check the warehouse connection and the SQL file named in the error; rerun the task.
+Checks that the ledger is ready, then runs the campaign's SQL file as written against the warehouse
+connection (read only) with the data interval bound as parameters, and streams the rows (and the
+optional `suppression_sql` numbers) into Parquet files. XCom holds their locations and row counts.
+**If it fails**: check the connection and the SQL file named in the error (or run the ledger upgrade
+command it names); rerun the task.
 """
 BUILD_DOC = """
 Normalises numbers to E.164, cleans names, builds dynamic variables, drops duplicates, validates
-every recipient, records rejected leads with their reason in `integra_rejected_leads`, and writes
-batches of at most `max_recipients_per_campaign`. Leads already in a batch of this day keep it.
+every recipient, drops numbers on the suppression list or phoned within the cooldown (by E.164, against
+the ledger), records rejected leads with their reason in `integra_rejected_leads`, and writes batches
+of at most `max_recipients_per_campaign`. Leads already in a batch of this day keep it, and so do
+their numbers.
 **If it fails**: it sent nothing; fix the cause and clear the task.
 """
 CREATE_DOC = """
 `IntegraOperator`, one instance per batch. Claims the batch key in `integra_campaigns`, POSTs the
 campaign once, stores its id. The **Integra campaign** button opens it in the panel.
 **If it fails with "outcome unknown"**: open the Integra panel and look for the campaign named in
-the error. If it exists, set its id in `integra_campaigns` (status `created`) and clear the task.
-If it does not, trigger the day again with `resend_unconfirmed` on. Never just retry.
+the error. If it exists, run `python -m integra.ledger mark-created <key> <campaign_id>`; if it does
+not, run `python -m integra.ledger release <key>`; then clear the task. Never just retry.
 **If it fails otherwise** (401, 422, 404): nothing was created; fix the connection or definition
 and clear the task.
 """
@@ -96,10 +102,12 @@ def build_dag(definition: CampaignDefinition) -> DAG:
                 type=["null", "string"],
                 description="Override the start time: ISO 8601 with offset, e.g. 2026-03-25T10:00:00-03:00.",
             ),
-            "resend_unconfirmed": Param(
-                False,
-                type="boolean",
-                description="Resend batches whose earlier send has an unknown outcome. Check the Integra panel first.",
+            "resend_keys": Param(
+                [],
+                type="array",
+                items={"type": "string"},
+                description="Batch keys to send again although their earlier send has an unknown outcome. "
+                "Only after checking the Integra panel.",
             ),
         },
         render_template_as_native_obj=True,
@@ -112,7 +120,7 @@ def build_dag(definition: CampaignDefinition) -> DAG:
             task_id="create_campaign",
             doc_md=CREATE_DOC,
             integra_conn_id=definition.integra_conn_id,
-            ledger_conn_id=definition.warehouse_conn_id,
+            ledger_conn_id=definition.ledger_conn_id,
             project_id=str(definition.project_id),
             agent_id=str(definition.agent_id),
             phone_number_id=str(definition.phone_number_id),
@@ -125,8 +133,9 @@ def build_dag(definition: CampaignDefinition) -> DAG:
             late_grace=definition.late_grace,
             scheduled_at="{{ params.scheduled_at }}",
             dry_run="{{ params.dry_run }}",
-            resend_unconfirmed="{{ params.resend_unconfirmed }}",
-            map_index_template="batch {{ task.batch_number }}/{{ task.batch_count }}",
+            resend_keys="{{ params.resend_keys }}",
+            execution_timeout=CREATE_TIMEOUT,
+            map_index_template="{{ task.name }}",
         ).expand_kwargs(batches.output)
         RecordCampaignsOperator(
             task_id="record_campaigns",

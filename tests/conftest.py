@@ -1,7 +1,8 @@
 """Test session setup: a private AIRFLOW_HOME, this project's dags and plugins, real databases.
 
 Environment variables are set at import time, before anything imports Airflow, so every test
-(and every Airflow subprocess a test starts) sees the same isolated installation.
+(and every Airflow subprocess a test starts) sees the same isolated installation. The database
+fixtures (SQLite, PostgreSQL, MariaDB) are built by tests/fixtures/databases.py.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.databases import Database, Kind, make_database, server_database
 
 ROOT = Path(__file__).resolve().parents[1]
 _HOME = Path(tempfile.mkdtemp(prefix="integra-airflow-home-"))
@@ -40,8 +42,6 @@ for entry in (str(ROOT / "plugins"), str(ROOT)):
 
 pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.campaign"]
 
-PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
-
 
 @pytest.fixture(scope="session")
 def airflow_db() -> Path:
@@ -61,32 +61,50 @@ def airflow_home() -> Path:
     return _HOME
 
 
-def _postgres_or_skip() -> None:
-    import psycopg2
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; its URI. Dropped afterwards.
 
-    try:
-        psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="test", connect_timeout=3).close()
-    except psycopg2.OperationalError as exc:
-        reason = f"PostgreSQL not reachable at {PG_HOST}:{PG_PORT} ({str(exc).strip()}); Postgres tests skipped"
-        if os.environ.get("INTEGRA_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason + " but INTEGRA_REQUIRE_POSTGRES=1")
-        pytest.skip(reason)
+    Skipped when the server is down, failed instead under INTEGRA_REQUIRE_POSTGRES=1 (CI).
+    """
+    yield from server_database("postgres")
 
 
 @pytest.fixture
-def pg_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test; its URI. Dropped afterwards."""
-    import psycopg2
+def mysql_database() -> Iterator[str]:
+    """A fresh, empty MariaDB database (utf8mb4, binary collation) for one test; its URI. Dropped afterwards.
 
-    _postgres_or_skip()
-    name = f"integra_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="test")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    Skipped when the server is down, failed instead under INTEGRA_REQUIRE_MARIADB=1 (CI).
+    """
+    yield from server_database("mysql")
+
+
+@pytest.fixture
+def sqlite_db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """A SQLite Database at tmp_path / "database.db" (created on first use)."""
+    return make_database(request, "sqlite", tmp_path, "database")
+
+
+@pytest.fixture
+def pg_db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """A fresh PostgreSQL Database (pg_database's unless the test takes that fixture too)."""
+    return make_database(request, "postgres", tmp_path, "database")
+
+
+@pytest.fixture
+def mysql_db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """A fresh MariaDB Database (mysql_database's unless the test takes that fixture too)."""
+    return make_database(request, "mysql", tmp_path, "database")
+
+
+@pytest.fixture
+def database_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Kind, str], Database]:
+    """make(kind, name) -> a Database; one per (kind, name), e.g. a warehouse and a ledger on MariaDB."""
+    made: dict[tuple[Kind, str], Database] = {}
+
+    def make(kind: Kind, name: str) -> Database:
+        if (kind, name) not in made:
+            made[kind, name] = make_database(request, kind, tmp_path, name)
+        return made[kind, name]
+
+    return make

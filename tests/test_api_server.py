@@ -118,7 +118,7 @@ def test_rest_api_shows_the_run_and_links_to_the_campaigns(
     doc = ast.get_docstring(ast.parse((ROOT / "dags" / "integra_campaigns.py").read_text()))
     assert details["doc_md"].strip() == doc
     assert "### Integra daily call campaigns" in details["doc_md"]
-    assert set(details["params"]) == {"dry_run", "scheduled_at", "resend_unconfirmed"}
+    assert set(details["params"]) == {"dry_run", "scheduled_at", "resend_keys"}
 
     # Other tests of the session may have run the same dag_id: look for this run among them.
     runs = {r["dag_run_id"]: r for r in api_server.get(f"/dags/{dag_id}/dagRuns")["dag_runs"]}
@@ -137,7 +137,9 @@ def test_rest_api_shows_the_run_and_links_to_the_campaigns(
         ("record_campaigns", -1): "success",
     }
     mapped = sorted((ti for ti in instances if ti["task_id"] == "create_campaign"), key=lambda ti: ti["map_index"])
-    assert [ti["rendered_map_index"] for ti in mapped] == ["batch 1/3", "batch 2/3", "batch 3/3"]
+    # The map index shows the campaign name, whose "(k/n)" counts the day's batches by position.
+    labels = [ti["rendered_map_index"] for ti in mapped]
+    assert [label.rsplit(" ", 1)[-1] for label in labels] == ["(1/3)", "(2/3)", "(3/3)"], labels
 
     plugins = {p["name"]: p for p in api_server.get("/plugins")["plugins"]}
     assert "integra" in plugins, plugins

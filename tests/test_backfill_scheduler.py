@@ -4,7 +4,9 @@ Starts ``airflow api-server`` (the Execution API the LocalExecutor's workers tal
 v2 to watch the runs), ``airflow dag-processor`` and ``airflow scheduler`` as subprocesses with a
 private AIRFLOW_HOME and metadata DB, then runs ``airflow backfill create`` as an operator would.
 
-Two campaigns, one warehouse with leads for each of the last seven days:
+Two campaigns, one warehouse (SQLite) with leads for each of the last seven days, and one fresh
+ledger on its own PostgreSQL database, created by ``python -m integra.ledger upgrade`` before the
+first run (runs no longer create tables, so parallel backfill days cannot race on DDL):
 
 - ``integra_backfill_default``: the default late policy (``shift`` within 6h). Every past day is
   beyond the grace, so every ``create_campaign`` is skipped, the ledger says ``skipped``, and
@@ -22,14 +24,12 @@ import json
 import os
 import secrets
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,6 +40,7 @@ import requests
 import yaml
 
 from tests.fixtures.campaign import BASE_DEFINITION, SP, generate_leads, seed_sqlite
+from tests.fixtures.databases import Database
 from tests.fixtures.processes import free_port, stop_group, tail
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -72,6 +73,7 @@ class AirflowStack:
     env: dict[str, str]
     api_url: str
     warehouse: Path
+    ledger_db: Database
     processes: dict[str, subprocess.Popen[bytes]]
     _cli_log_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -125,11 +127,8 @@ class AirflowStack:
         pytest.fail(f"Timed out after {timeout}s waiting for {what}\n{self.diagnostics()}")
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        """Rows from the warehouse (where the ledger lives)."""
-        with closing(sqlite3.connect(self.warehouse, timeout=30)) as conn:
-            cur = conn.execute(sql, params)
-            names = [c[0] for c in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        """Rows from the ledger."""
+        return self.ledger_db.query(sql, params)
 
     # -- backfills ------------------------------------------------------------------------------
 
@@ -196,7 +195,7 @@ def _definition(dag_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str) -> Iterator[AirflowStack]:
+def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str, database_factory: Any) -> Iterator[AirflowStack]:
     """api-server + dag-processor + scheduler (LocalExecutor) on a private home and a fresh PostgreSQL metadata DB.
 
     Not SQLite: with a scheduler, a dag-processor, an api-server and task workers all writing, SQLite's
@@ -221,6 +220,7 @@ def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str) -> Iterator[Ai
         )
         seed_sqlite(warehouse, rows)
 
+    ledger_db = database_factory("postgres", "ledger")
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
     env = {
@@ -246,12 +246,20 @@ def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str) -> Iterator[Ai
         "INTEGRA_SQL_DIR": str(tmp_path / "sql"),
         "INTEGRA_DATA_PATH": f"file://{tmp_path / 'data'}",
         "AIRFLOW_CONN_INTEGRA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
+        "AIRFLOW_CONN_INTEGRA_LEDGER": ledger_db.airflow_conn,
         "AIRFLOW_CONN_INTEGRA_DEFAULT": sandbox.airflow_conn_json(),
         "PYTHONUNBUFFERED": "1",
     }
-    stack = AirflowStack(workdir=tmp_path, env=env, api_url=api_url, warehouse=warehouse, processes={})
+    stack = AirflowStack(
+        workdir=tmp_path, env=env, api_url=api_url, warehouse=warehouse, ledger_db=ledger_db, processes={}
+    )
     migrate = stack.airflow("db", "migrate", timeout=300)
     assert migrate.returncode == 0, f"airflow db migrate failed:\n{migrate.stdout}\n{migrate.stderr}"
+    ledger = subprocess.run(
+        [sys.executable, "-m", "integra.ledger", "upgrade"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert ledger.returncode == 0, f"ledger upgrade failed:\n{ledger.stdout}\n{ledger.stderr}"
+    assert "empty -> 0002" in ledger.stdout
 
     try:
         for name in PROCESSES:
@@ -378,7 +386,7 @@ def test_backfill_of_past_days_through_the_scheduler(airflow_stack: AirflowStack
         )
         if outcome == "send":
             sent_ids.append(row["campaign_id"])
-            scheduled = datetime.fromisoformat(row["scheduled_at"])
+            scheduled = row["scheduled_at"].replace(tzinfo=UTC)  # the ledger keeps UTC
             assert started < scheduled <= requested + timedelta(hours=72), row
         else:
             assert "beyond the 3 days grace: day skipped" in row["last_error"], row

@@ -43,12 +43,14 @@ def test_daily_run_creates_campaigns_and_ledger(campaign):
         assert c["idempotency_key"].startswith("integra_test_campaign:")
         assert set(body["recipients"][0]["dynamic_variables"]) == {"leadName", "companyName", "product"}
 
-    ledger = campaign.query("SELECT campaign_id, status, recipients_count FROM integra_campaigns")
+    ledger = campaign.ledger_query("SELECT campaign_id, status, recipients_count FROM integra_campaigns")
     assert {r["campaign_id"] for r in ledger} == {c["id"] for c in created}
     assert {r["status"] for r in ledger} == {"created"}
-    recipients = campaign.query("SELECT COUNT(*) AS n FROM integra_campaign_recipients WHERE campaign_id IS NOT NULL")
+    recipients = campaign.ledger_query(
+        "SELECT COUNT(*) AS n FROM integra_campaign_recipients WHERE campaign_id IS NOT NULL"
+    )
     assert recipients[0]["n"] == counts["sent"]
-    rejected = campaign.query("SELECT reason, COUNT(*) AS n FROM integra_rejected_leads GROUP BY reason")
+    rejected = campaign.ledger_query("SELECT reason, COUNT(*) AS n FROM integra_rejected_leads GROUP BY reason")
     by_reason = {r["reason"]: r["n"] for r in rejected}
     assert by_reason.pop("duplicate_phone") == counts["duplicates"]
     assert by_reason == summary["rejected_by_reason"]
@@ -100,8 +102,7 @@ def test_cooldown_skips_leads_called_on_a_previous_day(sqlite_campaign):
         day2 += timedelta(days=1)
     # The second day's query window is widened to include day 1's leads (overlap).
     (campaign.tmp / "sql" / "wide.sql").write_text(
-        "SELECT lead_id, full_name, phone, company, product, city FROM leads "
-        "WHERE created_at >= :cooldown_since AND created_at < :data_interval_end"
+        "SELECT lead_id, full_name, phone, company, product, city FROM leads WHERE created_at < :data_interval_end_utc"
     )
     campaign.define(sql="wide.sql")
     campaign.seed(200, day1, seed=1, prefix="A")
@@ -122,8 +123,7 @@ def test_suppressed_numbers_are_never_sent(sqlite_campaign):
     campaign = sqlite_campaign
     run_at = future_run()
     campaign.seed(100, run_at, bad_ratio=0.0)
-    # Suppress two leads by their normalised number; the DAG creates the table on first run.
-    campaign.run(run_at, dry_run=True)
+    # Suppress two leads by their normalised number (the ledger exists before any run).
     leads = campaign.query("SELECT phone FROM leads ORDER BY lead_id LIMIT 2")
     import phonenumbers
 
@@ -132,7 +132,9 @@ def test_suppressed_numbers_are_never_sent(sqlite_campaign):
         for r in leads
     ]
     for number in numbers:
-        campaign.execute("INSERT INTO integra_suppression_list (phone_e164, reason) VALUES (?, 'opt-out')", (number,))
+        campaign.ledger_execute(
+            "INSERT INTO integra_suppression_list (phone_e164, reason) VALUES (?, 'opt-out')", (number,)
+        )
     assert str(campaign.run(run_at).state) == "success"
     sent = {r["phone_number"] for c in campaign.sandbox.campaigns() for r in c["request"]["recipients"]}
     assert not sent & set(numbers)
@@ -146,7 +148,7 @@ def test_dry_run_sends_nothing_and_changes_no_ledger_state(sqlite_campaign):
     assert str(campaign.run(run_at, dry_run=True).state) == "success"
     assert campaign.sandbox.stats()["campaign_posts"] == 0
     for table in ("integra_campaigns", "integra_campaign_recipients", "integra_rejected_leads", "integra_runs"):
-        assert campaign.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0, table
+        assert campaign.ledger_query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == 0, table
 
 
 def test_a_run_with_its_files_on_an_object_store(sqlite_campaign):

@@ -21,6 +21,8 @@ from pathlib import Path
 import phonenumbers
 import pytest
 
+from tests.fixtures.databases import Database
+
 ROOT = Path(__file__).resolve().parents[1]
 MODULE_PATH = ROOT / "include" / "demo" / "leads.py"
 
@@ -41,6 +43,7 @@ leads = _load_module()
 START = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 2026-11-25 00:00 in São Paulo
 END = START + timedelta(days=1)
 PG_HOST, PG_PORT = "127.0.0.1", 5432
+MYSQL_HOST, MYSQL_PORT = "127.0.0.1", 3306
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 BR_FORMATS = {
     "+55 DD NNNN-NNNN": re.compile(r"^\+55 \d{2} \d{4,5}-\d{4}$"),
@@ -464,3 +467,77 @@ def test_cli_seeds_postgres(pg_dsn, capsys, monkeypatch):
     assert out.startswith(f"seeded 150 leads into postgres {PG_HOST}:{PG_PORT}/{database}")
     stored = read_pg(pg_dsn)
     assert stored == make(150, bad_ratio=0)
+
+
+# --- MariaDB (MySQL) -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def mysql_dsn(mysql_database: str) -> str:
+    """The seeder's target: a fresh MariaDB database (conftest's ``mysql_database``), dropped afterwards."""
+    return mysql_database
+
+
+def read_mysql(dsn: str) -> list[dict]:
+    return Database("mysql", dsn).query(
+        f"SELECT {', '.join(leads.COLUMNS[:-1])}, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s') AS created_at "
+        "FROM leads ORDER BY lead_id"
+    )
+
+
+@pytest.mark.mysql
+def test_seed_mysql_round_trip(mysql_dsn):
+    import MySQLdb
+
+    db = Database("mysql", mysql_dsn)
+    # Servers often default to latin1 or a case-insensitive collation: the table must not inherit it.
+    db.execute("ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_swedish_ci")
+    rows = make(700, with_kind=True)
+    assert leads.seed_mysql(mysql_dsn, rows) == 700
+    # Unlike PostgreSQL, MySQL text keeps NUL: every value comes back verbatim, accents included.
+    assert read_mysql(mysql_dsn) == strip_kind(rows)
+    assert any("\x00" in row["full_name"] for row in rows)
+
+    schema = "table_schema = DATABASE() AND table_name = 'leads'"
+    assert db.query(f"SELECT table_collation FROM information_schema.tables WHERE {schema}") == [
+        {"table_collation": "utf8mb4_bin"}
+    ]
+    assert db.query(
+        f"SELECT data_type FROM information_schema.columns WHERE {schema} AND column_name = 'created_at'"
+    ) == [{"data_type": "datetime"}]  # naive UTC wall time: no session time zone, no 2038 limit
+    indexes = db.query(f"SELECT index_name FROM information_schema.statistics WHERE {schema}")
+    assert "leads_created_at_idx" in {row["index_name"] for row in indexes}
+
+    with pytest.raises(MySQLdb.IntegrityError):
+        leads.seed_mysql(mysql_dsn, make(700, seed=99))  # duplicate ids: all rolled back
+    assert read_mysql(mysql_dsn) == strip_kind(rows)
+
+    other = make(40, seed=99)
+    assert leads.seed_mysql(mysql_dsn, other, replace=True) == 40  # DDL again, index already there
+    assert read_mysql(mysql_dsn) == other
+    assert leads.seed_mysql(mysql_dsn, [], replace=True) == 0
+    assert read_mysql(mysql_dsn) == []
+
+
+@pytest.mark.mysql
+def test_cli_seeds_mysql(mysql_dsn, capsys, monkeypatch):
+    monkeypatch.setattr(leads, "CHUNK_SIZE", 64)  # several executemany chunks
+    argv = ["--mysql", mysql_dsn, "--n", "150", "--day", "2026-11-25", "--bad-ratio", "0"]
+    assert leads.main(argv) == 0
+    out = capsys.readouterr().out.strip()
+    database = mysql_dsn.rsplit("/", 1)[1]
+    assert out.startswith(f"seeded 150 leads into mysql {MYSQL_HOST}:{MYSQL_PORT}/{database}")
+    assert read_mysql(mysql_dsn) == make(150, bad_ratio=0)
+
+    assert leads.main([*argv, "--replace"]) == 0  # rerunnable
+    assert len(read_mysql(mysql_dsn)) == 150
+
+
+def test_mysql_dsn_never_shows_its_password():
+    assert (
+        leads._describe_mysql_dsn("mysql://app:s3cret@db.example:3307/warehouse") == "mysql db.example:3307/warehouse"
+    )
+    assert leads._describe_mysql_dsn("postgresql://app:s3cret@db/x") == "mysql"
+    with pytest.raises(ValueError, match="mysql://") as excinfo:
+        leads.seed_mysql("mysql://app:s3cret@db.example/", [])
+    assert "s3cret" not in str(excinfo.value)

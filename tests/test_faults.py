@@ -20,10 +20,11 @@ from email.utils import format_datetime
 import pytest
 
 from tests.fixtures.campaign import ROOT, future_run
+from tests.fixtures.databases import KIND_PARAMS
 
 
 def _ledger(campaign):
-    return campaign.query("SELECT status, campaign_id, attempts, last_error FROM integra_campaigns")
+    return campaign.ledger_query("SELECT status, campaign_id, attempts, last_error FROM integra_campaigns")
 
 
 def _create_states(campaign, dag_run):
@@ -73,9 +74,11 @@ def test_unknown_outcome_fails_without_resending(sqlite_campaign, day, fault, pa
     assert row["status"] == "unknown"
     assert row["campaign_id"] is None
     out = capfd.readouterr().out
+    key = sqlite_campaign.ledger_query("SELECT campaign_key FROM integra_campaigns")[0]["campaign_key"]
     assert "Outcome unknown for campaign" in out
     assert "open the Integra panel" in out
-    assert "resend_unconfirmed" in out
+    assert f"python -m integra.ledger release {key} --conn-id integra_ledger" in out
+    assert f"python -m integra.ledger mark-created {key} <campaign_id> --conn-id integra_ledger" in out
 
     # A rerun of the day, without the override, still sends nothing and says why.
     dag_run = sqlite_campaign.run(day)
@@ -83,8 +86,8 @@ def test_unknown_outcome_fails_without_resending(sqlite_campaign, day, fault, pa
     assert sqlite_campaign.sandbox.stats()["campaign_posts"] == 1
     assert "outcome is unknown" in capfd.readouterr().out
 
-    # After checking the panel, a person resends deliberately: exactly one more campaign.
-    dag_run = sqlite_campaign.run(day, resend_unconfirmed=True)
+    # After checking the panel, a person resends that key deliberately: exactly one more campaign.
+    dag_run = sqlite_campaign.run(day, resend_keys=[key])
     assert str(dag_run.state) == "success"
     assert len(sqlite_campaign.sandbox.campaigns()) == campaigns + 1
     assert [r["status"] for r in _ledger(sqlite_campaign)] == ["created"]
@@ -184,25 +187,29 @@ def test_worker_killed_after_the_post_never_resends(sqlite_campaign, day, capfd)
 
 
 def _claim(args):
-    from integra.ledger import BatchRecord, Ledger
+    from datetime import UTC, datetime
+
+    from integra.ledger import Ledger
+    from integra.ledger import idempotency as idem
 
     conn_env, key = args
-    os.environ["AIRFLOW_CONN_INTEGRA_WAREHOUSE"] = conn_env
-    ledger = Ledger("integra_warehouse")
-    batch = BatchRecord(
+    os.environ["AIRFLOW_CONN_INTEGRA_LEDGER"] = conn_env
+    day = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    batch = idem.BatchRecord(
         key=key,
         dag_id="d",
         run_id="r",
-        logical_date="2026-01-01T10:00:00Z",
+        interval_end=day,
         batch_number=1,
         batch_count=1,
-        batch_hash="h",
+        digest="h",
         name="n",
         recipients_count=1,
     )
-    claim = ledger.claim(
+    claim = idem.claim(
+        Ledger("integra_ledger"),
         batch,
-        scheduled_at="2026-01-01T10:00:00-03:00",
+        scheduled_at=day,
         members=[
             {"lead_id": "L1", "phone_e164": "+5511987654321", "phone_masked": "+55*******4321", "recipient_name": "Ana"}
         ],
@@ -210,16 +217,20 @@ def _claim(args):
     return claim.state.value
 
 
-def test_two_workers_race_for_one_batch_and_one_wins(campaign):
-    from integra.ledger import Ledger
+@pytest.mark.parametrize("kind", KIND_PARAMS)
+def test_twelve_workers_race_for_one_batch_and_one_wins(kind, database_factory, monkeypatch):
+    """12 processes claim the same key at once on each ledger backend: exactly one may POST."""
+    from integra.ledger import upgrade
 
-    conn_env = os.environ["AIRFLOW_CONN_INTEGRA_WAREHOUSE"]
-    Ledger("integra_warehouse").ensure_schema()
-    with multiprocessing.get_context("spawn").Pool(6) as pool:
-        states = pool.map(_claim, [(conn_env, "race-key")] * 12)
+    ledger = database_factory(kind, "ledger")
+    monkeypatch.setenv("AIRFLOW_CONN_INTEGRA_LEDGER", ledger.airflow_conn)
+    upgrade("integra_ledger")
+    with multiprocessing.get_context("spawn").Pool(12) as pool:
+        states = pool.map(_claim, [(ledger.airflow_conn, "race-key")] * 12)
     assert states.count("claimed") == 1
     assert states.count("in_doubt") == 11
-    assert campaign.query("SELECT COUNT(*) AS n FROM integra_campaign_recipients")[0]["n"] == 1
+    assert ledger.query("SELECT COUNT(*) AS n FROM integra_campaign_recipients")[0]["n"] == 1
+    assert ledger.query("SELECT status, attempts FROM integra_campaigns") == [{"status": "sending", "attempts": 1}]
 
 
 def test_two_runs_of_the_same_day_create_nothing_new(sqlite_campaign, day):
@@ -260,7 +271,7 @@ def test_failure_notifier_names_the_campaign_and_key(sqlite_campaign, day):
     finally:
         server.shutdown()
     [message] = received
-    [row] = sqlite_campaign.query("SELECT campaign_key, name FROM integra_campaigns")
+    [row] = sqlite_campaign.ledger_query("SELECT campaign_key, name FROM integra_campaigns")
     assert "create_campaign (batch 1) failed" in message["text"]
     assert "Outcome unknown" in message["text"]
     assert row["campaign_key"] in message["text"]

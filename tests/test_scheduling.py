@@ -60,80 +60,76 @@ def same_instant(a: datetime | None, b: datetime | None) -> bool:
 class TestBaseScheduledAt:
     def test_day_is_taken_in_campaign_timezone(self):
         # Midnight in São Paulo is 03:00 UTC: the run for the 25th calls on the 25th.
-        got = base_scheduled_at(utc(2026, 3, 25, 3), None, send_time=time(10), timezone=SP)
+        got = base_scheduled_at(utc(2026, 3, 25, 3), send_time=time(10), timezone=SP)
         assert to_iso(got) == "2026-03-25T10:00:00-03:00"
         assert got.tzinfo == ZoneInfo(SP)
 
     def test_utc_midnight_is_still_the_previous_day_in_sao_paulo(self):
-        got = base_scheduled_at(utc(2026, 3, 25, 2, 59), None, send_time=time(10), timezone=SP)
+        got = base_scheduled_at(utc(2026, 3, 25, 2, 59), send_time=time(10), timezone=SP)
         assert to_iso(got) == "2026-03-24T10:00:00-03:00"
 
     def test_kolkata_half_hour_offset(self):
         # 19:00 UTC is 00:30 next day in Kolkata (+05:30).
-        got = base_scheduled_at(utc(2026, 3, 24, 19), None, send_time=time(9), timezone=KOLKATA)
+        got = base_scheduled_at(utc(2026, 3, 24, 19), send_time=time(9), timezone=KOLKATA)
         assert to_iso(got) == "2026-03-25T09:00:00+05:30"
         assert same_instant(got, utc(2026, 3, 25, 3, 30))
-        before = base_scheduled_at(utc(2026, 3, 24, 18, 29), None, send_time=time(9), timezone=KOLKATA)
+        before = base_scheduled_at(utc(2026, 3, 24, 18, 29), send_time=time(9), timezone=KOLKATA)
         assert to_iso(before) == "2026-03-24T09:00:00+05:30"
 
-    def test_manual_run_uses_run_after(self):
-        got = base_scheduled_at(None, utc(2026, 3, 25, 15, 30), send_time=time(10), timezone=SP)
+    def test_the_day_comes_from_run_for(self):
+        """Manual, scheduled and backfill runs all reach this through ``run_for``: one answer per run."""
+        from integra.scheduling import run_for
+
+        dag_run = type("DagRun", (), {"run_after": utc(2026, 3, 25, 15, 30)})()
+        got = base_scheduled_at(run_for({"dag_run": dag_run}), send_time=time(10), timezone=SP)
         assert to_iso(got) == "2026-03-25T10:00:00-03:00"
+        scheduled = {"logical_date": utc(2026, 3, 24, 10), "data_interval_end": utc(2026, 3, 25, 10)}
+        assert to_iso(base_scheduled_at(run_for(scheduled), send_time=time(10), timezone=SP)) == (
+            "2026-03-25T10:00:00-03:00"
+        )
 
-    def test_logical_date_wins_over_run_after(self):
-        got = base_scheduled_at(utc(2026, 2, 1, 12), utc(2026, 3, 25, 15), send_time=time(10), timezone=SP)
-        assert to_iso(got) == "2026-02-01T10:00:00-03:00"
-
-    def test_both_missing(self):
-        with pytest.raises(ValueError, match="logical_date or a run_after"):
-            base_scheduled_at(None, None, send_time=time(10), timezone=SP)
-
-    @pytest.mark.parametrize(
-        ("logical", "run_after"),
-        [(datetime(2026, 3, 25, 12), None), (None, datetime(2026, 3, 25, 12))],
-    )
-    def test_naive_input_rejected(self, logical, run_after):
+    def test_naive_input_rejected(self):
         with pytest.raises(ValueError, match="timezone-aware"):
-            base_scheduled_at(logical, run_after, send_time=time(10), timezone=SP)
+            base_scheduled_at(datetime(2026, 3, 25, 12), send_time=time(10), timezone=SP)
 
     @pytest.mark.parametrize("zone", ["Mars/Olympus", "", "America", "../etc/passwd", "-03:00"])
     def test_unknown_timezone(self, zone):
         with pytest.raises(ValueError, match="IANA name like America/Sao_Paulo") as info:
-            base_scheduled_at(utc(2026, 3, 25, 12), None, send_time=time(10), timezone=zone)
+            base_scheduled_at(utc(2026, 3, 25, 12), send_time=time(10), timezone=zone)
         assert repr(zone) in str(info.value)
 
     def test_new_york_spring_forward_gap_moves_to_end_of_gap(self):
         # 2026-03-08 02:00 EST -> 03:00 EDT: 02:30 does not exist.
-        got = base_scheduled_at(utc(2026, 3, 8, 12), None, send_time=time(2, 30), timezone=NY)
+        got = base_scheduled_at(utc(2026, 3, 8, 12), send_time=time(2, 30), timezone=NY)
         assert to_iso(got) == "2026-03-08T03:00:00-04:00"
         assert same_instant(got, utc(2026, 3, 8, 7))
 
     def test_new_york_fall_back_takes_first_occurrence(self):
         # 2026-11-01 01:30 happens twice: EDT (05:30Z) then EST (06:30Z).
-        got = base_scheduled_at(utc(2026, 11, 1, 12), None, send_time=time(1, 30), timezone=NY)
+        got = base_scheduled_at(utc(2026, 11, 1, 12), send_time=time(1, 30), timezone=NY)
         assert same_instant(got, utc(2026, 11, 1, 5, 30))
         assert to_iso(got) == "2026-11-01T01:30:00-04:00"
 
     def test_london_spring_forward_and_fall_back(self):
-        spring = base_scheduled_at(utc(2026, 3, 29, 12), None, send_time=time(1, 30), timezone=LONDON)
+        spring = base_scheduled_at(utc(2026, 3, 29, 12), send_time=time(1, 30), timezone=LONDON)
         assert to_iso(spring) == "2026-03-29T02:00:00+01:00"
         assert same_instant(spring, utc(2026, 3, 29, 1))
-        autumn = base_scheduled_at(utc(2026, 10, 25, 12), None, send_time=time(1, 30), timezone=LONDON)
+        autumn = base_scheduled_at(utc(2026, 10, 25, 12), send_time=time(1, 30), timezone=LONDON)
         assert to_iso(autumn) == "2026-10-25T01:30:00+01:00"
         assert same_instant(autumn, utc(2026, 10, 25, 0, 30))
 
     def test_sao_paulo_historical_midnight_gap(self):
         # Brazil's DST (until 2019) started at 00:00 -> 01:00.
-        got = base_scheduled_at(utc(2018, 11, 4, 12), None, send_time=time(0, 15), timezone=SP)
+        got = base_scheduled_at(utc(2018, 11, 4, 12), send_time=time(0, 15), timezone=SP)
         assert to_iso(got) == "2018-11-04T01:00:00-02:00"
 
     def test_lord_howe_half_hour_gap(self):
         # 2026-10-04 02:00 +10:30 -> 02:30 +11:00.
-        got = base_scheduled_at(utc(2026, 10, 4, 3), None, send_time=time(2, 10), timezone=LORD_HOWE)
+        got = base_scheduled_at(utc(2026, 10, 4, 3), send_time=time(2, 10), timezone=LORD_HOWE)
         assert to_iso(got) == "2026-10-04T02:30:00+11:00"
 
     def test_plain_day_keeps_send_time_exactly(self):
-        got = base_scheduled_at(utc(2026, 7, 1, 12), None, send_time=time(14, 45, 30), timezone=NY)
+        got = base_scheduled_at(utc(2026, 7, 1, 12), send_time=time(14, 45, 30), timezone=NY)
         assert to_iso(got) == "2026-07-01T14:45:30-04:00"
 
 
@@ -402,7 +398,7 @@ class TestResolveSchedule:
         assert "beyond the 6h grace" in d2.reason
 
     def test_backfill_of_last_month_never_calls_today(self):
-        requested = base_scheduled_at(utc(2026, 2, 16, 3), None, send_time=time(10), timezone=SP)
+        requested = base_scheduled_at(utc(2026, 2, 16, 3), send_time=time(10), timezone=SP)
         d = resolve_schedule(requested, now=NOW, window=CallingWindow.default())
         assert d.action == "skip"
         assert d.scheduled_at is None
@@ -514,7 +510,7 @@ class TestResolveSchedule:
     def test_new_york_dst_day_opening(self):
         w = CallingWindow.from_spec({"sun": "02:30-06:00"}, timezone=NY)
         d = resolve_schedule(
-            base_scheduled_at(utc(2026, 3, 8, 12), None, send_time=time(1), timezone=NY),
+            base_scheduled_at(utc(2026, 3, 8, 12), send_time=time(1), timezone=NY),
             now=utc(2026, 3, 1),
             window=w,
         )
@@ -711,7 +707,7 @@ def scenarios(draw: st.DrawFn, *, whole_seconds: bool) -> Scenario:
     focus = draw(focuses())
     window = draw(windows(focus))
     send_time = draw(clocks(focus, whole_seconds=whole_seconds))
-    requested = base_scheduled_at(focus.instant, None, send_time=send_time, timezone=focus.zone)
+    requested = base_scheduled_at(focus.instant, send_time=send_time, timezone=focus.zone)
     now = requested + draw(NOW_OFFSET)
     min_lead = draw(MIN_LEAD)
     if whole_seconds:
@@ -728,7 +724,7 @@ def test_property_base_scheduled_at(data):
     focus = data.draw(focuses())
     send_time = data.draw(clocks(focus))
     tz = ZoneInfo(focus.zone)
-    got = base_scheduled_at(focus.instant, None, send_time=send_time, timezone=focus.zone)
+    got = base_scheduled_at(focus.instant, send_time=send_time, timezone=focus.zone)
     assert got.tzinfo == tz
     assert got.date() == focus.instant.astimezone(tz).date()
     # A real instant: converting through UTC gives back the same wall clock.
@@ -742,8 +738,6 @@ def test_property_base_scheduled_at(data):
         assert got.time() > send_time
         just_before = (got.astimezone(UTC) - timedelta(microseconds=1)).astimezone(tz)
         assert just_before.replace(tzinfo=None) < wanted
-    # A manual run (no logical date) with the same instant as run_after gives the same answer.
-    assert base_scheduled_at(None, focus.instant, send_time=send_time, timezone=focus.zone) == got
 
 
 @settings(max_examples=200, deadline=None)

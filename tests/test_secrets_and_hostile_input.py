@@ -84,7 +84,8 @@ def test_hostile_lead_values_are_rejected_with_reasons_or_sent_verbatim(sqlite_c
     assert sqlite_campaign.query("SELECT COUNT(*) AS n FROM leads")[0]["n"] == len(HOSTILE_LEADS)
 
     reasons = {
-        r["lead_id"]: r["reason"] for r in sqlite_campaign.query("SELECT lead_id, reason FROM integra_rejected_leads")
+        r["lead_id"]: r["reason"]
+        for r in sqlite_campaign.ledger_query("SELECT lead_id, reason FROM integra_rejected_leads")
     }
     expected = {lead_id: reason for lead_id, _, _, _, reason in HOSTILE_LEADS if reason != "ok"}
     assert reasons == expected

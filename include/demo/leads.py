@@ -5,11 +5,11 @@ Why: `make demo`, the tests and the benchmarks need realistic, messy lead data
 a known share of broken rows) without touching real personal data, and they need
 the *same* data on every run. Everything is drawn from `random.Random(seed)`.
 
-Standard library only, so it also runs in a plain container; the PostgreSQL
-seeder imports psycopg2 lazily.
+Standard library only, so it also runs in a plain container; the PostgreSQL and
+MySQL/MariaDB seeders import their drivers (psycopg2, mysqlclient) lazily.
 
 CLI (one destination):
-    python include/demo/leads.py --sqlite PATH | --postgres DSN | --csv PATH \
+    python include/demo/leads.py --sqlite PATH | --postgres DSN | --mysql DSN | --csv PATH \
         --n 500 --day 2026-11-25 [--timezone America/Sao_Paulo] [--seed 42] \
         [--bad-ratio 0.04] [--id-prefix L] [--replace]
 """
@@ -20,6 +20,7 @@ import argparse
 import csv
 import math
 import random
+import re
 import sqlite3
 import sys
 import unicodedata
@@ -29,6 +30,7 @@ from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Row = dict[str, str | None]
@@ -65,6 +67,10 @@ BAD_KINDS: tuple[str, ...] = (
 
 _SQL_INSERT_SQLITE = f"INSERT INTO leads ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _SQL_INSERT_PG_VALUES = f"INSERT INTO leads ({', '.join(COLUMNS)}) VALUES %s"
+_SQL_INSERT_MYSQL = f"INSERT INTO leads ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))})"
+# utf8mb4 keeps accents and emoji whatever the server default; _bin makes lead_id case-sensitive as elsewhere.
+_MYSQL_TABLE_OPTIONS = " DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+_MYSQL_ER_DUP_KEYNAME = 1061  # CREATE INDEX on an index that already exists
 _EPOCH = datetime(1970, 1, 1)  # naive UTC; int offsets give 'YYYY-MM-DD HH:MM:SS' without microseconds
 _SUBSCRIBER_SPACE = 10**7  # the last 7 digits of every generated Brazilian number
 # PostgreSQL text cannot hold NUL; ASCII SUB is the conventional stand-in and is still a control char.
@@ -409,8 +415,22 @@ def _generate(
 
 
 def load_ddl() -> str:
-    """The portable CREATE TABLE/INDEX text shared by SQLite and PostgreSQL."""
+    """The portable CREATE TABLE/INDEX text shared by SQLite and PostgreSQL (MySQL: see mysql_ddl)."""
     return DDL_PATH.read_text(encoding="utf-8")
+
+
+def mysql_ddl() -> list[str]:
+    """load_ddl() as MySQL/MariaDB statements, run one by one.
+
+    Why not the text as is: MySQL's TIMESTAMP converts from the session time zone and ends in 2038,
+    while created_at holds naive UTC wall time, so it becomes DATETIME; the table is utf8mb4 with a
+    binary collation whatever the server default; MySQL 8 lacks CREATE INDEX IF NOT EXISTS, so the
+    clause is dropped and seed_mysql tolerates "duplicate key name" instead.
+    """
+    text = "\n".join(line for line in load_ddl().splitlines() if not line.lstrip().startswith("--"))
+    text = re.sub(r"\bTIMESTAMP\b", "DATETIME", text).replace("CREATE INDEX IF NOT EXISTS", "CREATE INDEX")
+    statements = [statement.strip() for statement in text.split(";") if statement.strip()]
+    return [s + _MYSQL_TABLE_OPTIONS if s.startswith("CREATE TABLE") else s for s in statements]
 
 
 def _chunks(
@@ -486,6 +506,56 @@ def seed_postgres(dsn: str, rows: Iterable[dict[str, Any]], *, replace: bool = F
     return count
 
 
+def _mysql_connect_args(dsn: str) -> dict[str, Any]:
+    """mysqlclient keyword arguments from a mysql://user[:password]@host[:port]/database URI."""
+    parts = urlsplit(dsn)
+    database = unquote(parts.path.lstrip("/"))
+    if parts.scheme != "mysql" or not database:  # the message leaves the DSN out: it may hold a password
+        raise ValueError("expected a mysql://user[:password]@host[:port]/database DSN")
+    args: dict[str, Any] = {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 3306,
+        "database": database,
+        "charset": "utf8mb4",
+    }
+    if parts.username:
+        args["user"] = unquote(parts.username)
+    if parts.password is not None:
+        args["password"] = unquote(parts.password)
+    return args
+
+
+def seed_mysql(dsn: str, rows: Iterable[dict[str, Any]], *, replace: bool = False) -> int:
+    """MySQL/MariaDB twin of seed_sqlite (DDL included); return the count.
+
+    dsn is mysql://user[:password]@host[:port]/database. mysqlclient's executemany sends each
+    chunk as multi-row INSERTs, not one round trip per row. DDL commits implicitly on MySQL, so
+    the table survives a failed load; the DELETE (replace=True) and all inserts are one
+    transaction. Text is stored verbatim, NUL included.
+    """
+    import MySQLdb  # optional dependency (mysqlclient), only this path needs it
+
+    conn = MySQLdb.connect(**_mysql_connect_args(dsn))
+    try:
+        count = 0
+        with conn.cursor() as cur:
+            for statement in mysql_ddl():
+                try:
+                    cur.execute(statement)
+                except MySQLdb.OperationalError as exc:
+                    if exc.args[0] != _MYSQL_ER_DUP_KEYNAME:
+                        raise
+            if replace:
+                cur.execute("DELETE FROM leads")
+            for chunk in _chunks(rows, CHUNK_SIZE):
+                cur.executemany(_SQL_INSERT_MYSQL, chunk)
+                count += len(chunk)
+        conn.commit()
+    finally:
+        conn.close()  # without the commit above, the server discards the whole load
+    return count
+
+
 def write_csv(path: str | Path, rows: Iterable[dict[str, Any]]) -> int:
     """Write rows (COLUMNS only, header first, None as empty) as UTF-8 CSV; return the count."""
     count = 0
@@ -528,11 +598,21 @@ def _describe_dsn(dsn: str) -> str:
     return f"postgres {host}:{parts.get('port', '5432')}/{parts.get('dbname', '')}"
 
 
+def _describe_mysql_dsn(dsn: str) -> str:
+    """The MySQL twin of _describe_dsn: host:port/database, never the password."""
+    try:
+        args = _mysql_connect_args(dsn)
+    except ValueError:
+        return "mysql"
+    return f"mysql {args['host']}:{args['port']}/{args['database']}"
+
+
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Seed deterministic synthetic Brazilian leads.")
     dest = parser.add_mutually_exclusive_group(required=True)
     dest.add_argument("--sqlite", metavar="PATH", help="SQLite database file")
     dest.add_argument("--postgres", metavar="DSN", help="PostgreSQL DSN (libpq string or URI)")
+    dest.add_argument("--mysql", metavar="DSN", help="MySQL/MariaDB URI: mysql://user[:password]@host[:port]/db")
     dest.add_argument("--csv", metavar="PATH", help="CSV file (overwritten)")
     parser.add_argument("--n", type=int, default=500, help="number of leads (default 500)")
     parser.add_argument("--day", type=date.fromisoformat, required=True, help="local calendar day, YYYY-MM-DD")
@@ -564,6 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         count, where = seed_sqlite(args.sqlite, rows, replace=args.replace), f"sqlite {args.sqlite}"
     elif args.postgres:
         count, where = seed_postgres(args.postgres, rows, replace=args.replace), _describe_dsn(args.postgres)
+    elif args.mysql:
+        count, where = seed_mysql(args.mysql, rows, replace=args.replace), _describe_mysql_dsn(args.mysql)
     else:
         count, where = write_csv(args.csv, rows), f"csv {args.csv}"
     print(f"seeded {count} leads into {where} (day {args.day} {args.timezone}, seed {args.seed})")

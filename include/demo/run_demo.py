@@ -79,8 +79,9 @@ def main() -> int:
 
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    warehouse = workdir / "warehouse.db"
-    warehouse.unlink(missing_ok=True)
+    warehouse, ledger = workdir / "warehouse.db", workdir / "ledger.db"
+    for old in (warehouse, ledger):
+        old.unlink(missing_ok=True)
     run_at = next_run_date(datetime.now(TIMEZONE))
     start, end = run_at - timedelta(days=1), run_at
     seeded = seed_sqlite(warehouse, generate_leads(args.leads, start=start, end=end, seed=42), replace=True)
@@ -95,6 +96,7 @@ def main() -> int:
     env.update(
         {
             "AIRFLOW_CONN_INTEGRA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
+            "AIRFLOW_CONN_INTEGRA_LEDGER": json.dumps({"conn_type": "sqlite", "host": str(ledger)}),
             "AIRFLOW_CONN_INTEGRA_DEFAULT": sandbox_connection(url, TOKEN),
             "INTEGRA_DATA_PATH": f"file://{workdir / 'data'}",
         }
@@ -102,6 +104,8 @@ def main() -> int:
     airflow = [sys.executable, "-m", "airflow"]
     try:
         subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)  # noqa: S603
+        print(f"Contact ledger: python -m integra.ledger upgrade  ({ledger})")
+        subprocess.run([sys.executable, "-m", "integra.ledger", "upgrade"], env=env, check=True, capture_output=True)
         print(f"Running: airflow dags test {DAG_ID} {run_at.isoformat()}")
         with (workdir / "dags_test.log").open("wb") as out:
             result = subprocess.run(  # noqa: S603
@@ -116,7 +120,7 @@ def main() -> int:
         sandbox.terminate()
         sandbox.wait(timeout=10)
 
-    with sqlite3.connect(warehouse) as conn:
+    with sqlite3.connect(ledger) as conn:
         row = conn.execute(
             "SELECT summary FROM integra_runs WHERE dag_id = ? ORDER BY recorded_at DESC LIMIT 1", (DAG_ID,)
         ).fetchone()
@@ -126,7 +130,7 @@ def main() -> int:
     summary = json.loads(row[0])
     counts = summary["counts"]
     print()
-    print(f"Run {summary['logical_date']} ({summary['status']})")
+    print(f"Run for {summary['interval_end']} ({summary['status']})")
     print(f"  leads queried      {counts['queried']}")
     print(f"  sent               {counts['sent']}")
     print(f"  rejected           {counts['rejected']}  {summary['rejected_by_reason']}")

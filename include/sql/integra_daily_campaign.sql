@@ -1,6 +1,8 @@
 -- Leads of the daily campaign: everyone who arrived during the run's data interval.
--- Parameters are bound by the driver, never formatted in: :data_interval_start, :data_interval_end,
--- :logical_date, :ds and :dag_id are available. Suppression and cooldown are added by the DAG.
+-- Parameters are bound by the driver, never formatted in. created_at holds UTC wall time without a
+-- zone, so the naive-UTC forms :data_interval_start_utc / :data_interval_end_utc fit it on SQLite,
+-- PostgreSQL and MySQL alike (a timestamptz column would use :data_interval_start / :data_interval_end).
+-- Suppression and cooldown are applied by the DAG, by phone number, against the ledger.
 SELECT lead_id,
        full_name,
        phone,
@@ -8,5 +10,5 @@ SELECT lead_id,
        product,
        city
   FROM leads
- WHERE created_at >= :data_interval_start
-   AND created_at <  :data_interval_end
+ WHERE created_at >= :data_interval_start_utc
+   AND created_at <  :data_interval_end_utc

@@ -7,10 +7,9 @@ Locations are ``ObjectStoragePath`` URIs (``file://``, ``s3://`` …) or plain l
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -90,11 +89,3 @@ def to_recipients(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def phones_digest(phone_numbers: Sequence[str]) -> str:
-    """Order-independent fingerprint of a batch's numbers: same people → same digest.
-
-    The SHA-256 of each sorted number followed by a newline, hashed in one call (not one per number).
-    """
-    return hashlib.sha256("\n".join([*sorted(phone_numbers), ""]).encode("utf-8")).hexdigest()

@@ -114,8 +114,10 @@ class CampaignDefinition(_Strict):
     retry_delay_minutes: Annotated[float, Field(gt=0, le=1440)] = 5
 
     warehouse_conn_id: str = "integra_warehouse"
+    ledger_conn_id: str = "integra_ledger"
     integra_conn_id: str = "integra_default"
     sql: str
+    suppression_sql: str | None = None
     columns: Columns = Field(default_factory=Columns)
     dynamic_variables: dict[str, Identifier] = Field(default_factory=dict)
 
@@ -168,9 +170,11 @@ class CampaignDefinition(_Strict):
             )
         return value
 
-    @field_validator("sql")
+    @field_validator("sql", "suppression_sql")
     @classmethod
-    def _sql_file(cls, value: str) -> str:
+    def _sql_file(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         folder = sql_dir().resolve()
         path = (folder / value).resolve()
         if folder not in path.parents:
@@ -202,6 +206,10 @@ class CampaignDefinition(_Strict):
         return sql_dir() / self.sql
 
     @property
+    def suppression_sql_path(self) -> Path | None:
+        return None if self.suppression_sql is None else sql_dir() / self.suppression_sql
+
+    @property
     def late_grace(self) -> timedelta:
         return timedelta(hours=self.late_grace_hours)
 
@@ -224,7 +232,10 @@ def load_definition(path: Path) -> CampaignDefinition:
     except OSError:
         return _validate(path)  # raises, naming the file
     definition = _validated(str(path), stat.st_mtime_ns, stat.st_size, str(sql_dir()))
-    if not definition.sql_path.is_file():  # removed since it was validated: report it as the first time
+    sql_files = [definition.sql_path, definition.suppression_sql_path]
+    if not all(
+        p.is_file() for p in sql_files if p is not None
+    ):  # removed since it was validated: report it as the first time
         return _validate(path)
     return definition
 

@@ -57,9 +57,5 @@ class IntegraOutcomeUnknownError(IntegraError):
         super().__init__(message)
 
 
-class CampaignAlreadyClaimedError(IntegraError):
-    """The ledger holds this batch's key without a campaign id: an earlier attempt's outcome is unknown."""
-
-
 class CampaignDefinitionError(IntegraConfigError):
     """A campaign definition file is invalid; the message names the file, the field and the fix."""

@@ -6,16 +6,15 @@ that call (schedule, idempotency ledger, masking) is what makes it fit for a dai
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from integra import batches, scheduling
+from integra import arguments, batches, scheduling
 from integra.contract import DEFAULT_CONN_ID
 from integra.exceptions import (
     IntegraAPIError,
@@ -24,49 +23,14 @@ from integra.exceptions import (
     IntegraRateLimitError,
     IntegraUnavailableError,
 )
-from integra.ledger import BatchRecord, ClaimState, Ledger, Status, campaign_key, logical_date_text
 from integra.links import IntegraCampaignLink
-from integra.masking import mask_phone
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from integra.hooks import IntegraHook
+    from integra.ledger import Ledger
     from integra.models import CampaignCreated, CampaignRequest
-
-
-def to_bool(value: Any) -> bool:
-    """Templated flags arrive as text ("True", "false", "") unless rendered natively."""
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
-
-
-def parse_send_time(value: str | time) -> time:
-    """``"10:00"`` → 10:00, with an error that names the field and the format."""
-    if isinstance(value, time):
-        return value
-    try:
-        return time.fromisoformat(value)
-    except (TypeError, ValueError) as exc:
-        raise IntegraConfigError(f"send_time: {value!r} is not a time; write it as HH:MM, e.g. 10:00") from exc
-
-
-def parse_scheduled_at(value: str | datetime) -> datetime:
-    """An explicit ``scheduled_at`` must carry its timezone: a bare local time is ambiguous."""
-    parsed = value if isinstance(value, datetime) else None
-    if parsed is None:
-        try:
-            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise IntegraConfigError(
-                f"scheduled_at: {value!r} is not an ISO 8601 date-time; write e.g. 2026-03-25T10:00:00-03:00"
-            ) from exc
-    if parsed.tzinfo is None:
-        raise IntegraConfigError(
-            f"scheduled_at: {value!r} has no timezone; add an offset, e.g. 2026-03-25T10:00:00-03:00"
-        )
-    return parsed
 
 
 class IntegraOperator(BaseOperator):
@@ -82,8 +46,8 @@ class IntegraOperator(BaseOperator):
     :param scheduled_at: explicit ISO 8601 start with offset (templated); by default the run's
         logical date in ``timezone`` at ``send_time``.
     :param config: optional campaign config (templated).
-    :param idempotency_key: explicit key (templated); by default DAG id, logical date, batch number
-        and a hash of the numbers.
+    :param idempotency_key: explicit key (templated); by default DAG id, the day the run is for (end of its
+        data interval), batch number and a keyed digest of the numbers.
     :param send_time: local wall-clock start, "HH:MM".
     :param timezone: IANA timezone of the campaign.
     :param calling_window: ``{"mon": "09:00-21:00", ..., "sun": None}``; default Brazilian rule.
@@ -91,9 +55,10 @@ class IntegraOperator(BaseOperator):
     :param late_policy: ``shift`` (default), ``skip`` or ``fail`` when the time is already past.
     :param late_grace: how far past the requested time a shift may go.
     :param dry_run: validate and log a summary; POST nothing, change no ledger state (templated).
-    :param ledger_conn_id: SQL connection of the idempotency ledger; None disables it (not safe for
-        retries beyond the ``Idempotency-Key`` header).
-    :param resend_unconfirmed: resend a batch whose earlier POST has an unknown outcome (templated).
+    :param ledger_conn_id: connection of the contact ledger (PostgreSQL, MySQL/MariaDB or SQLite); None
+        disables it (not safe for retries beyond the ``Idempotency-Key`` header).
+    :param resend_keys: keys a person checked in the Integra panel and found no campaign for: a batch in
+        ``unknown`` (or ``sending`` for longer than this task's ``execution_timeout``) is sent again (templated).
     :param batch_number: 1-based batch number within the run; batch_count: batches in the run.
     """
 
@@ -107,7 +72,7 @@ class IntegraOperator(BaseOperator):
         "config",
         "idempotency_key",
         "dry_run",
-        "resend_unconfirmed",
+        "resend_keys",
     )
     template_fields_renderers = {"config": "json"}  # noqa: RUF012 - Airflow reads this class attribute
     operator_extra_links = (IntegraCampaignLink(),)
@@ -133,7 +98,7 @@ class IntegraOperator(BaseOperator):
         late_grace: timedelta = timedelta(hours=6),
         dry_run: bool | str = False,
         ledger_conn_id: str | None = None,
-        resend_unconfirmed: bool | str = False,
+        resend_keys: Sequence[str] | str = (),
         batch_number: int = 1,
         batch_count: int = 1,
         **kwargs: Any,
@@ -158,7 +123,7 @@ class IntegraOperator(BaseOperator):
         # contract of this operator is a dry_run argument that validates and sends nothing.
         self.dry_run = dry_run  # type: ignore[assignment,method-assign]
         self.ledger_conn_id = ledger_conn_id
-        self.resend_unconfirmed = resend_unconfirmed
+        self.resend_keys = resend_keys
         self.batch_number = batch_number
         self.batch_count = batch_count
         self._inline_recipients: list[dict[str, Any]] | None = None
@@ -197,13 +162,10 @@ class IntegraOperator(BaseOperator):
     def decide_schedule(self, context: Context, *, now: datetime | None = None) -> scheduling.ScheduleDecision:
         """Requested time (explicit, or the run's day at send_time), then window and late policy."""
         if self.scheduled_at:
-            requested = parse_scheduled_at(self.scheduled_at)
+            requested = arguments.parse_scheduled_at(self.scheduled_at)
         else:
             requested = scheduling.base_scheduled_at(
-                scheduling.run_reference(context),
-                _run_after(context),
-                send_time=parse_send_time(self.send_time),
-                timezone=self.timezone,
+                scheduling.run_for(context), send_time=arguments.parse_send_time(self.send_time), timezone=self.timezone
             )
         try:
             return scheduling.resolve_schedule(
@@ -216,50 +178,63 @@ class IntegraOperator(BaseOperator):
         except scheduling.LateRunError as exc:
             raise AirflowFailException(str(exc)) from exc
 
-    def _key(self, context: Context, phone_numbers: list[str]) -> tuple[str, str, str]:
-        """(key, batch digest, logical date text) for this batch."""
-        digest = batches.phones_digest(phone_numbers)
-        day = context.get("logical_date") or _run_after(context) or datetime.now(UTC)
-        key = self.idempotency_key or campaign_key(self.dag_id, day, self.batch_number, digest)
-        return key, digest, logical_date_text(day)
+    def _key(self, interval_end: datetime, phone_numbers: list[str], ledger: Ledger | None) -> tuple[str, str]:
+        """(key, digest) of this batch: the digest is keyed by the ledger's secret (or, alone, the API token)."""
+        from integra.ledger import idempotency as idem
+
+        secret = ledger.digest_secret if ledger else self._token()
+        digest = idem.batch_digest(secret, phone_numbers)
+        return self.idempotency_key or idem.batch_key(self.dag_id, interval_end, self.batch_number, digest), digest
+
+    def _token(self) -> bytes:
+        return str(self.hook.connection.password or "").encode()
+
+    def _stale_after(self) -> timedelta:
+        """How long a ``sending`` key may still have a live worker: this task's own timeout."""
+        from integra.ledger import idempotency as idem
+
+        return self.execution_timeout or idem.DEFAULT_STALE_AFTER
 
     # -- execute ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from integra.ledger import Ledger
+        from integra.ledger import idempotency as idem  # SQLAlchemy tables: not at DAG parse time
+
         rows = self._recipient_rows()
         recipients = batches.to_recipients(rows)
-        phone_numbers = [str(r["phone_number"]) for r in recipients]
-        key, digest, day = self._key(context, phone_numbers)
-        dry_run = to_bool(self.dry_run)
-        resend = to_bool(self.resend_unconfirmed)
         ledger = Ledger(self.ledger_conn_id) if self.ledger_conn_id else None
+        interval_end = scheduling.run_for(context)
+        key, digest = self._key(interval_end, [str(r["phone_number"]) for r in recipients], ledger)
+        dry_run = arguments.to_bool(self.dry_run)
+        resend = arguments.as_keys(self.resend_keys)
 
         # 1. The ledger first: a batch that exists, or may exist, is never rebuilt or re-sent.
-        existing = ledger.get(key) if ledger else None
-        if existing and existing["status"] == Status.CREATED and existing.get("campaign_id"):
+        existing = idem.get(ledger, key) if ledger else None
+        if existing and existing["status"] == idem.Status.CREATED and existing["campaign_id"]:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, existing["campaign_id"])
             return self._result(context, existing, key, reused=True)
-        if existing and existing["status"] in (Status.SENDING, Status.UNKNOWN) and not resend:
-            raise AirflowFailException(self._in_doubt_message(existing))
+        if existing and not idem.may_retake(existing, resend, datetime.now(UTC), self._stale_after()):
+            raise AirflowFailException(idem.in_doubt_message(existing, str(self.ledger_conn_id)))
 
         # 2. When: the requested time, the calling window and the late policy.
         decision = self.decide_schedule(context)
-        name = f"{self.name} [{key.rsplit(':', 1)[-1][:8]}]"
-        batch = BatchRecord(
+        name = f"{self.name} [{idem.short_key(key)}]"
+        batch = idem.BatchRecord(
             key=key,
             dag_id=self.dag_id,
             run_id=str(context.get("run_id") or ""),
-            logical_date=day,
+            interval_end=interval_end,
             batch_number=self.batch_number,
             batch_count=self.batch_count,
-            batch_hash=digest,
+            digest=digest,
             name=name,
             recipients_count=len(recipients),
         )
         if decision.action == "skip":
             self.log.warning("Batch %s skipped: %s", key, decision.reason)
             if ledger and not dry_run:
-                ledger.record_skip(batch, reason=decision.reason)
+                idem.record_skip(ledger, batch, reason=decision.reason)
             raise AirflowSkipException(f"Campaign {name!r} not sent: {decision.reason}")
         assert decision.scheduled_at is not None
         scheduled = scheduling.to_iso(decision.scheduled_at)
@@ -287,12 +262,19 @@ class IntegraOperator(BaseOperator):
             return self._result(context, self._create(request, key, None), key, reused=False)
 
         # 4. Claim, then POST exactly once.
-        claim = ledger.claim(batch, scheduled_at=scheduled, members=_members(rows), resend_unconfirmed=resend)
-        if claim.state is ClaimState.EXISTS:
+        claim = idem.claim(
+            ledger,
+            batch,
+            scheduled_at=decision.scheduled_at,
+            members=arguments.ledger_members(rows),
+            resend_keys=resend,
+            stale_after=self._stale_after(),
+        )
+        if claim.state is idem.ClaimState.EXISTS:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, claim.row["campaign_id"])
             return self._result(context, claim.row, key, reused=True)
-        if claim.state is ClaimState.IN_DOUBT:
-            raise AirflowFailException(self._in_doubt_message(claim.row))
+        if claim.state is idem.ClaimState.IN_DOUBT:
+            raise AirflowFailException(idem.in_doubt_message(claim.row, ledger.conn_id))
         created = self._create(request, key, ledger)
         return self._result(context, created, key, reused=False)
 
@@ -308,7 +290,7 @@ class IntegraOperator(BaseOperator):
                     "phone_number_id": self.phone_number_id,
                     "scheduled_at": scheduled_at,
                     "recipients": recipients,
-                    "config": _as_mapping(self.config),
+                    "config": arguments.as_mapping(self.config),
                 }
             )
         except IntegraConfigError as exc:
@@ -316,22 +298,26 @@ class IntegraOperator(BaseOperator):
 
     def _create(self, request: CampaignRequest, key: str, ledger: Ledger | None) -> CampaignCreated:
         """One POST; the ledger learns the outcome before anything else can go wrong."""
+        from integra.ledger import idempotency as idem
+
         try:
             created = self.hook.create_campaign(request, idempotency_key=key)
         except IntegraOutcomeUnknownError as exc:
             if ledger:
-                ledger.mark_unknown(key, str(exc))
-            raise AirflowFailException(self._unknown_message(request.name, key, str(exc))) from exc
+                idem.mark_unknown(ledger, key, str(exc))
+            raise AirflowFailException(
+                idem.unknown_message(request.name, key, str(exc), str(self.ledger_conn_id))
+            ) from exc
         except (IntegraRateLimitError, IntegraUnavailableError) as exc:
             if ledger:
-                ledger.release(key, str(exc))
+                idem.release(ledger, key, str(exc))
             raise  # nothing was created: Airflow's own task retries may try again
         except (IntegraAPIError, IntegraConfigError) as exc:
             if ledger:
-                ledger.release(key, str(exc))
+                idem.release(ledger, key, str(exc))
             raise AirflowFailException(f"Campaign {request.name!r} was not created: {exc}") from exc
         if ledger:
-            ledger.confirm(key, campaign_id=created.id, scheduled_at=scheduling.to_iso(created.scheduled_at))
+            idem.confirm(ledger, key, campaign_id=created.id, scheduled_at=created.scheduled_at)
         return created
 
     def _result(
@@ -339,7 +325,8 @@ class IntegraOperator(BaseOperator):
     ) -> dict[str, Any]:
         if isinstance(created, Mapping):
             campaign_id, name = str(created["campaign_id"]), str(created["name"])
-            scheduled, status, total = created["scheduled_at"], "PENDING", int(created["recipients_count"])
+            scheduled = scheduling.to_iso(created["scheduled_at"]) if created["scheduled_at"] else None
+            status, total = "PENDING", int(created["recipients_count"])
         else:
             campaign_id, name, status = created.id, created.name, created.status
             scheduled, total = scheduling.to_iso(created.scheduled_at), created.total_recipients
@@ -356,51 +343,3 @@ class IntegraOperator(BaseOperator):
             "panel_url": url,
             "reused": reused,
         }
-
-    def _unknown_message(self, name: str, key: str, error: str) -> str:
-        return (
-            f"Outcome unknown for campaign {name!r} (key {key}): {error} "
-            "Before anything else, open the Integra panel and look for a campaign with this name. "
-            "If it exists, nothing more is needed: record its id in integra_campaigns "
-            "(status 'created', campaign_id) and clear this task. If it does not exist, trigger the "
-            "day again with the param resend_unconfirmed=true. Retrying blindly could phone people twice."
-        )
-
-    def _in_doubt_message(self, row: Mapping[str, Any]) -> str:
-        return (
-            f"Campaign {row['name']!r} (key {row['campaign_key']}) was claimed by an earlier attempt "
-            f"(status {row['status']}, attempts {row['attempts']}, last error: {row.get('last_error') or 'none'}) "
-            "and its outcome is unknown, or another worker is sending it right now. Open the Integra "
-            "panel and look for a campaign with this name. If it exists, set its id in "
-            "integra_campaigns (status 'created') and clear this task; if not, rerun with the param "
-            "resend_unconfirmed=true."
-        )
-
-
-def _members(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Ledger rows for the people in a batch; a row without a lead id is keyed by its number."""
-    return [
-        {
-            "lead_id": str(row.get("lead_id") or row.get("phone_number")),
-            "phone_e164": str(row.get("phone_number")),
-            "phone_masked": mask_phone(str(row.get("phone_number"))),
-            "recipient_name": str(row.get("recipient_name") or ""),
-        }
-        for row in rows
-    ]
-
-
-def _run_after(context: Mapping[str, Any]) -> datetime | None:
-    dag_run = context.get("dag_run")
-    value = getattr(dag_run, "run_after", None) if dag_run is not None else None
-    return value if isinstance(value, datetime) else None
-
-
-def _as_mapping(value: Any) -> dict[str, Any] | None:
-    """Config may arrive as a JSON string when templated without native rendering."""
-    if value in (None, "", "None"):
-        return None
-    if isinstance(value, str):
-        parsed = json.loads(value)
-        return dict(parsed) if parsed else None
-    return dict(value)

@@ -139,39 +139,26 @@ def to_iso(dt: datetime) -> str:
 # --------------------------------------------------------------------------- base time
 
 
-def base_scheduled_at(
-    logical_date: datetime | None,
-    run_after: datetime | None,
-    *,
-    send_time: time,
-    timezone: str,
-) -> datetime:
-    """The run's calendar day, taken in the campaign timezone, at ``send_time``.
+def base_scheduled_at(run_day: datetime, *, send_time: time, timezone: str) -> datetime:
+    """The run's calendar day (see :func:`run_for`), taken in the campaign timezone, at ``send_time``.
 
     The day is computed in the campaign zone (not UTC) so a run for the 25th calls on the 25th
-    where the leads live. Manual runs may have no logical date; ``run_after`` stands in.
+    where the leads live.
     """
-    if logical_date is None and run_after is None:
-        raise ValueError("need a logical_date or a run_after to pick the calling day; both are None")
-    if logical_date is not None:
-        _require_aware(logical_date, "logical_date")
-    if run_after is not None:
-        _require_aware(run_after, "run_after")
+    _require_aware(run_day, "run_day")
     if send_time.tzinfo is not None:
         raise ValueError(f"send_time must be a naive wall-clock time in the campaign timezone, got {send_time!r}")
     zone = _zone(timezone)
-    reference = logical_date if logical_date is not None else run_after
-    assert reference is not None  # for mypy: guarded above
-    return _localize(reference.astimezone(zone).date(), send_time, zone)
+    return _localize(run_day.astimezone(zone).date(), send_time, zone)
 
 
-def run_reference(context: Mapping[str, Any]) -> datetime | None:
-    """The moment a DAG run stands for: the end of its data interval, else its logical date.
+def run_for(context: Mapping[str, Any]) -> datetime:
+    """Which day this run is for: the end of its data interval, else its logical date, else ``run_after``.
 
-    With a cron timetable whose data interval is the previous day, Airflow sets the logical date
-    to the *start* of that interval (yesterday); the run itself happens at the interval's end, and
-    that is the day people should be called. Manual runs and ``dag.test`` runs have an interval
-    ending at their logical date, so both readings agree there.
+    The one answer every step uses: the ledger keys batches by it, extract binds it, the schedule calls on
+    it. With a cron timetable whose interval is the previous day, the logical date is the interval's start
+    (yesterday) while the run happens at its end: that end is the calling day. A manual run over the same
+    interval gets the same answer, so its keys match the scheduled run's. Never ``now()``.
     """
     for key in ("data_interval_end", "logical_date"):
         value = context.get(key)
@@ -179,7 +166,9 @@ def run_reference(context: Mapping[str, Any]) -> datetime | None:
             return value
     dag_run = context.get("dag_run")
     run_after = getattr(dag_run, "run_after", None)
-    return run_after if isinstance(run_after, datetime) else None
+    if isinstance(run_after, datetime):
+        return run_after
+    raise ValueError("The run has no data interval, logical date or run_after: cannot tell which day it is for")
 
 
 # --------------------------------------------------------------------------- calling window

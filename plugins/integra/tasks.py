@@ -37,9 +37,11 @@ class ExtractLeadsOperator(_CampaignStep):
     """Runs the campaign's leads query and streams the rows to a Parquet file; returns its location."""
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from integra import pipeline
+        from integra.ledger import Ledger
+        from integra.pipeline.extract import extract_leads
 
-        return pipeline.extract_leads(self.definition, context)
+        Ledger(self.definition.ledger_conn_id).engine  # noqa: B018 - fail fast, before reading, if the ledger is not ready
+        return extract_leads(self.definition, context)
 
 
 class BuildRecipientsOperator(_CampaignStep):
@@ -55,9 +57,9 @@ class BuildRecipientsOperator(_CampaignStep):
         self.extracted = extracted
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        from integra import pipeline
+        from integra.pipeline.transform import build_recipients
 
-        built = pipeline.build_recipients(self.definition, self.extracted, context)
+        built = build_recipients(self.definition, self.extracted, context)
         context["ti"].xcom_push(key="summary", value=built)
         return [{k: batch[k] for k in BATCH_KWARGS} for batch in built["batches"]]
 
@@ -72,18 +74,19 @@ class RecordCampaignsOperator(_CampaignStep):
         self.results = results
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from integra import pipeline
+        from integra import scheduling
         from integra.ledger import Ledger
+        from integra.pipeline.accounting import format_summary, summarise
 
         built = context["ti"].xcom_pull(task_ids="build_recipients", key="summary")
         results = [r for r in self.results or [] if r]
-        summary = pipeline.summarise(self.definition, built, results, context)
-        log.info("Run summary:\n%s", pipeline.format_summary(summary))
+        summary = summarise(self.definition, built, results, context)
+        log.info("Run summary:\n%s", format_summary(summary))
         if summary["status"] != "dry_run":
-            Ledger(self.definition.warehouse_conn_id).record_run(summary)
+            Ledger(self.definition.ledger_conn_id).record_run(summary, scheduling.run_for(context))
         for asset in self.outlets:
             context["outlet_events"][asset].extra = {
-                "logical_date": summary["logical_date"],
+                "interval_end": summary["interval_end"],
                 "status": summary["status"],
                 "counts": summary["counts"],
                 "campaign_ids": [c["campaign_id"] for c in summary["campaigns"] if c.get("campaign_id")],

@@ -1,6 +1,5 @@
--- The Integra ledger: what was sent, to whom, and why a lead was not.
--- Lives in the warehouse, next to the leads, so the leads query can exclude by joining against it.
--- Created idempotently by every DAG run; the same text runs on SQLite and PostgreSQL.
+-- The ledger as the first version created it in the warehouse (include/sql/ledger_ddl.sql before the
+-- ledger became its own store), kept for the migration test. Valid on SQLite and PostgreSQL only.
 
 -- One row per batch of a run: the idempotency key claimed before the POST.
 -- status: sending (claimed; POST in flight, or its outcome unknown if the attempt died),
