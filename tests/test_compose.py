@@ -666,6 +666,21 @@ def test_warehouse_connection_parses_to_the_warehouse_service():
     assert service_env("warehouse-seed")["WAREHOUSE_DSN"] == env["AIRFLOW_CONN_INTEGRA_WAREHOUSE"]
 
 
+def test_ledger_connection_is_its_own_database_on_the_metadata_server():
+    """The ledger needs enforced keys and transactions: PostgreSQL, not the warehouse, not Airflow's own DB."""
+    env = service_env("airflow-worker")
+    filled = filled_env()
+    conn = parse_connection("integra_ledger", env["AIRFLOW_CONN_INTEGRA_LEDGER"])
+    assert conn.conn_type == "postgres"
+    assert (conn.host, conn.port) == ("postgres", 5432)
+    assert (conn.login, conn.password) == (filled["AIRFLOW_DB_USER"], filled["AIRFLOW_DB_PASSWORD"])
+    assert conn.schema == filled["INTEGRA_LEDGER_DB"]
+    assert conn.schema != filled["AIRFLOW_DB_NAME"]
+    init = interpolated()["services"]["airflow-init"]["command"][-1]
+    assert "python -m integra.ledger upgrade" in init
+    assert init.index("airflow db migrate") < init.index("python -m integra.ledger upgrade")
+
+
 @pytest.mark.parametrize(
     ("base_url", "expected_host"),
     [
