@@ -43,8 +43,8 @@ class IntegraOperator(BaseOperator):
     :param phone_number_id: caller number UUID (templated).
     :param recipients: a list of recipient dicts, or the location of a batch file (JSON lines or
         Parquet; local path or ObjectStoragePath URI) (templated).
-    :param scheduled_at: explicit ISO 8601 start with offset (templated); by default the run's
-        logical date in ``timezone`` at ``send_time``.
+    :param scheduled_at: explicit ISO 8601 start with offset (templated); by default the day the run
+        is for (:func:`integra.scheduling.run_for`) in ``timezone`` at ``send_time``.
     :param config: optional campaign config (templated).
     :param idempotency_key: explicit key (templated); by default DAG id, the day the run is for (end of its
         data interval), batch number and a keyed digest of the numbers.

@@ -60,18 +60,12 @@ def engine_for(conn_id: str) -> sa.Engine:
             f"{', '.join(SUPPORTED.values())} (conn types {', '.join(SUPPORTED)}). Point ledger_conn_id at one of "
             "those; the warehouse (warehouse_conn_id) may stay where it is."
         )
-    uri = conn.get_uri() if conn.conn_type != "sqlite" else _sqlite_uri(conn)
+    uri = str(conn.get_hook().get_uri())  # the common-sql hook's own URI: its driver, its reading of extras
     engine = _ENGINES.pop(uri, None) or _engine(uri, conn.conn_type)
     _ENGINES[uri] = engine  # most recently used last
     while len(_ENGINES) > _MAX_ENGINES:  # a process that moved on to other ledgers closes the old pools
         _ENGINES.pop(next(iter(_ENGINES))).dispose()
     return engine
-
-
-def _sqlite_uri(conn: Any) -> str:
-    """The SQLite hook's URI, taken from the hook so relative paths resolve as Airflow resolves them."""
-    uri: str = conn.get_hook().get_uri()
-    return uri
 
 
 _ENGINES: dict[str, sa.Engine] = {}
@@ -95,8 +89,6 @@ def _engine(uri: str, conn_type: str) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    if uri.startswith("postgres://"):
-        uri = "postgresql://" + uri.removeprefix("postgres://")
     return sa.create_engine(uri, isolation_level="READ COMMITTED", pool_pre_ping=True, pool_size=2, max_overflow=4)
 
 
