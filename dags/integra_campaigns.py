@@ -29,6 +29,7 @@ from integra.definitions import CampaignDefinition, definition_files, load_defin
 from integra.exceptions import CampaignDefinitionError
 from integra.notifications import CampaignFailureNotifier
 from integra.operators import IntegraOperator
+from integra.policy.contact import ContactPolicy, ContactPolicyError, load_policy
 from integra.tasks import BuildRecipientsOperator, ExtractLeadsOperator, RecordCampaignsOperator
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,15 @@ BUILD_DOC = """
 Normalises numbers to E.164, cleans names, builds dynamic variables, drops duplicates, validates
 every recipient, drops numbers on the suppression list or phoned within the cooldown (by E.164, against
 the ledger), records rejected leads with their reason in `integra_rejected_leads`, and writes batches
-of at most `max_recipients_per_campaign`. Leads already in a batch of this day keep it, and so do
+of at most `max_recipients_per_campaign`. Numbers another campaign may phone within the contact
+policy's `per_days` are `capped`. Leads already in a batch of this day keep it, and so do
 their numbers.
 **If it fails**: it sent nothing; fix the cause and clear the task.
 """
 CREATE_DOC = """
-`IntegraOperator`, one instance per batch. Claims the batch key in `integra_campaigns`, POSTs the
-campaign once, stores its id. The **Integra campaign** button opens it in the panel.
+`IntegraOperator`, one instance per batch. Claims the batch key in `integra_campaigns` (leaving out
+numbers over the contact policy's cap, checked again here, race-safe), POSTs the campaign once,
+stores its id. The **Integra campaign** button opens it in the panel.
 **If it fails with "outcome unknown"**: open the Integra panel and look for the campaign named in
 the error. If it exists, run `python -m integra.ledger mark-created <key> <campaign_id>`; if it does
 not, run `python -m integra.ledger release <key>`; then clear the task. Never just retry.
@@ -71,8 +74,8 @@ def ledger_asset(dag_id: str) -> Asset:
     return Asset(name=f"integra_ledger__{dag_id}", uri=f"integra://ledger/{dag_id}", group="integra")
 
 
-def build_dag(definition: CampaignDefinition) -> DAG:
-    """The daily DAG of one campaign definition."""
+def build_dag(definition: CampaignDefinition, policy: ContactPolicy) -> DAG:
+    """The daily DAG of one campaign definition, under the organisation's contact policy."""
     asset = ledger_asset(definition.dag_id)
     with DAG(
         dag_id=definition.dag_id,
@@ -114,7 +117,11 @@ def build_dag(definition: CampaignDefinition) -> DAG:
     ) as dag:
         extracted = ExtractLeadsOperator(task_id="extract_leads", doc_md=EXTRACT_DOC, definition=definition)
         batches = BuildRecipientsOperator(
-            task_id="build_recipients", doc_md=BUILD_DOC, definition=definition, extracted=extracted.output
+            task_id="build_recipients",
+            doc_md=BUILD_DOC,
+            definition=definition,
+            extracted=extracted.output,
+            contact_policy=policy,
         )
         created = IntegraOperator.partial(
             task_id="create_campaign",
@@ -134,6 +141,7 @@ def build_dag(definition: CampaignDefinition) -> DAG:
             scheduled_at="{{ params.scheduled_at }}",
             dry_run="{{ params.dry_run }}",
             resend_keys="{{ params.resend_keys }}",
+            contact_policy=policy.model_dump(),
             execution_timeout=CREATE_TIMEOUT,
             map_index_template="{{ task.name }}",
         ).expand_kwargs(batches.output)
@@ -148,11 +156,17 @@ def build_dag(definition: CampaignDefinition) -> DAG:
     return dag
 
 
-for _path in definition_files():
+try:
+    _policy = load_policy()
+except ContactPolicyError as _exc:
+    # Reported as an import error by integra_definitions_check.py. No campaign runs without its policy.
+    log.error("No campaign DAGs: %s", _exc)
+    _policy = None
+for _path in definition_files() if _policy is not None else []:
     try:
         _definition = load_definition(_path)
     except CampaignDefinitionError as _exc:
         # Reported as an import error by integra_definitions_check.py; the other campaigns still load.
         log.error("Skipping campaign definition: %s", _exc)
         continue
-    globals()[_definition.dag_id] = build_dag(_definition)
+    globals()[_definition.dag_id] = build_dag(_definition, _policy)

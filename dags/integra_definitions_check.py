@@ -1,7 +1,8 @@
 """Surfaces invalid campaign definitions as Airflow import errors.
 
 `integra_campaigns.py` skips a bad definition so every other campaign keeps running; this file
-raises for it, so the problem shows in the UI's import errors with the file, field and fix.
+raises for it, so the problem shows in the UI's import errors with the file, field and fix. The
+same for the organisation's contact policy file.
 It defines no DAG of its own.
 """
 
@@ -9,8 +10,13 @@ from __future__ import annotations
 
 from integra.definitions import definition_files, load_definition
 from integra.exceptions import CampaignDefinitionError
+from integra.policy.contact import ContactPolicyError, load_policy
 
 _problems: list[str] = []
+try:
+    load_policy()
+except ContactPolicyError as _exc:
+    _problems.append(f"{_exc} (every campaign DAG is withheld until it is fixed)")
 for _path in definition_files():
     try:
         load_definition(_path)

@@ -221,6 +221,8 @@ def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str, database_facto
         seed_sqlite(warehouse, rows)
 
     ledger_db = database_factory("postgres", "ledger")
+    policy = tmp_path / "contact_policy.yaml"
+    policy.write_text("max_calls_per_number: 2\nper_days: 1\n")
     port = free_port()
     api_url = f"http://127.0.0.1:{port}"
     env = {
@@ -247,6 +249,9 @@ def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str, database_facto
         "INTEGRA_DATA_PATH": f"file://{tmp_path / 'data'}",
         "AIRFLOW_CONN_INTEGRA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
         "AIRFLOW_CONN_INTEGRA_LEDGER": ledger_db.airflow_conn,
+        # Both campaigns read the same leads; the cross-campaign cap is tests/test_contact_policy.py's
+        # subject, so here it allows both, and each campaign's own backfill behaviour shows alone.
+        "INTEGRA_CONTACT_POLICY": str(policy),
         "AIRFLOW_CONN_INTEGRA_DEFAULT": sandbox.airflow_conn_json(),
         "PYTHONUNBUFFERED": "1",
     }

@@ -137,6 +137,7 @@ def main() -> int:
     print(f"  duplicates         {counts['duplicates']}")
     print(f"  suppressed         {counts['suppressed']}")
     print(f"  cooled down        {counts['cooled_down']}")
+    print(f"  capped             {counts['capped']}  (another campaign holds the number)")
     print(f"  skipped (late)     {counts['skipped_late']}")
     for campaign in summary["campaigns"]:
         print(

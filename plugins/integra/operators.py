@@ -59,6 +59,8 @@ class IntegraOperator(BaseOperator):
         disables it (not safe for retries beyond the ``Idempotency-Key`` header).
     :param resend_keys: keys a person checked in the Integra panel and found no campaign for: a batch in
         ``unknown`` (or ``sending`` for longer than this task's ``execution_timeout``) is sent again (templated).
+    :param contact_policy: the organisation's contact policy (``max_calls_per_number``, ``per_days``),
+        enforced across campaigns when the batch is claimed; None (the default) enforces none.
     :param batch_number: 1-based batch number within the run; batch_count: batches in the run.
     """
 
@@ -99,6 +101,7 @@ class IntegraOperator(BaseOperator):
         dry_run: bool | str = False,
         ledger_conn_id: str | None = None,
         resend_keys: Sequence[str] | str = (),
+        contact_policy: Mapping[str, Any] | None = None,
         batch_number: int = 1,
         batch_count: int = 1,
         **kwargs: Any,
@@ -124,6 +127,7 @@ class IntegraOperator(BaseOperator):
         self.dry_run = dry_run  # type: ignore[assignment,method-assign]
         self.ledger_conn_id = ledger_conn_id
         self.resend_keys = resend_keys
+        self.contact_policy = contact_policy
         self.batch_number = batch_number
         self.batch_count = batch_count
         self._inline_recipients: list[dict[str, Any]] | None = None
@@ -261,7 +265,7 @@ class IntegraOperator(BaseOperator):
             self.log.warning("No ledger_conn_id: only the Idempotency-Key header protects against resends")
             return self._result(context, self._create(request, key, None), key, reused=False)
 
-        # 4. Claim, then POST exactly once.
+        # 4. Claim (leaving out numbers over the contact policy's cap), then POST exactly once.
         claim = idem.claim(
             ledger,
             batch,
@@ -269,14 +273,38 @@ class IntegraOperator(BaseOperator):
             members=arguments.ledger_members(rows),
             resend_keys=resend,
             stale_after=self._stale_after(),
+            policy=self._policy(),
         )
         if claim.state is idem.ClaimState.EXISTS:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, claim.row["campaign_id"])
             return self._result(context, claim.row, key, reused=True)
         if claim.state is idem.ClaimState.IN_DOUBT:
             raise AirflowFailException(idem.in_doubt_message(claim.row, ledger.conn_id))
+        if claim.capped:
+            self.log.warning(
+                "Batch %s: %d of %d recipients are over the contact policy's cap (another campaign holds them)",
+                key,
+                len(claim.capped),
+                len(recipients),
+            )
+        if claim.state is idem.ClaimState.ALL_CAPPED:
+            return {
+                "campaign_key": key,
+                "status": "skipped",
+                "reason": idem.ALL_CAPPED_REASON,
+                "capped": len(claim.capped),
+            }
+        if claim.capped:
+            request = self._build(
+                name, decision.scheduled_at, [r for r in recipients if r["phone_number"] not in claim.capped]
+            )
         created = self._create(request, key, ledger)
-        return self._result(context, created, key, reused=False)
+        return self._result(context, created, key, reused=False, capped=len(claim.capped))
+
+    def _policy(self) -> Any:
+        from integra.policy.contact import ContactPolicy
+
+        return None if self.contact_policy is None else ContactPolicy.model_validate(dict(self.contact_policy))
 
     def _build(self, name: str, scheduled_at: datetime, recipients: list[dict[str, Any]]) -> CampaignRequest:
         from integra.models import build_request
@@ -321,7 +349,7 @@ class IntegraOperator(BaseOperator):
         return created
 
     def _result(
-        self, context: Context, created: CampaignCreated | Mapping[str, Any], key: str, *, reused: bool
+        self, context: Context, created: CampaignCreated | Mapping[str, Any], key: str, *, reused: bool, capped: int = 0
     ) -> dict[str, Any]:
         if isinstance(created, Mapping):
             campaign_id, name = str(created["campaign_id"]), str(created["name"])
@@ -342,4 +370,5 @@ class IntegraOperator(BaseOperator):
             "batch_number": self.batch_number,
             "panel_url": url,
             "reused": reused,
+            "capped": capped,
         }

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from integra.definitions import CampaignDefinition
+    from integra.policy.contact import ContactPolicy
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,15 @@ class BuildRecipientsOperator(_CampaignStep):
 
     template_fields = ("extracted",)
 
-    def __init__(self, *, extracted: Any, **kwargs: Any) -> None:
+    def __init__(self, *, extracted: Any, contact_policy: ContactPolicy | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.extracted = extracted
+        self.contact_policy = contact_policy
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         from integra.pipeline.transform import build_recipients
 
-        built = build_recipients(self.definition, self.extracted, context)
+        built = build_recipients(self.definition, self.extracted, context, self.contact_policy)
         context["ti"].xcom_push(key="summary", value=built)
         return [{k: batch[k] for k in BATCH_KWARGS} for batch in built["batches"]]
 

@@ -18,15 +18,19 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from integra.ledger import tables
-from integra.ledger.store import LOOKUP_CHUNK, Ledger, clip, insert_ignore, utc_now
+from integra.ledger.store import LOOKUP_CHUNK, Ledger, clip, insert_ignore, upsert, utc_now
+
+if TYPE_CHECKING:
+    from integra.policy.contact import ContactPolicy
 
 #: A ``sending`` key this young may still have a live worker behind it: never retaken, whatever a param says.
 DEFAULT_STALE_AFTER = timedelta(hours=1)
@@ -48,15 +52,18 @@ NOTHING_CREATED = (Status.NOT_CREATED.value, Status.SKIPPED.value)
 
 
 class ClaimState(enum.Enum):
-    CLAIMED = "claimed"  # this attempt owns the key: POST
+    CLAIMED = "claimed"  # this attempt owns the key: POST (the members not capped)
     EXISTS = "exists"  # a campaign already exists: POST nothing, return it
     IN_DOUBT = "in_doubt"  # claimed earlier, outcome unknown: a person must look
+    ALL_CAPPED = "all_capped"  # every member is over the contact policy's cap: nothing to send (skipped)
 
 
 @dataclass(frozen=True)
 class Claim:
     state: ClaimState
     row: dict[str, Any]
+    #: Numbers left out by the contact policy → keys of the batches that hold them.
+    capped: dict[str, list[str]] = field(default_factory=dict)
 
 
 def day_text(interval_end: datetime) -> str:
@@ -129,15 +136,18 @@ def claim(
     members: Sequence[Mapping[str, Any]],
     resend_keys: Collection[str] = (),
     stale_after: timedelta = DEFAULT_STALE_AFTER,
+    policy: ContactPolicy | None = None,
 ) -> Claim:
     """Take the key before POSTing; of any number of concurrent callers exactly one gets CLAIMED.
 
-    Members are written in the claim's transaction, so the ledger knows who may have been phoned even
-    if the process dies right after the POST.
+    Claims on one ledger take turns (a row lock on PostgreSQL/MySQL, SQLite's write lock), so the
+    contact policy's cap is checked against every other campaign's committed batches and cannot be
+    overrun by two campaigns claiming at once. Members over the cap are left out and recorded as
+    ``capped``; the others are written in the claim's transaction, so the ledger knows who may have
+    been phoned even if the process dies right after the POST.
     """
     now = utc_now()
-    values = batch.row(Status.SENDING, now, scheduled_at=scheduled_at, last_error=None)
-    member_rows = [
+    people = [
         {
             "campaign_key": batch.key,
             "lead_id": str(m["lead_id"]),
@@ -153,10 +163,26 @@ def claim(
         for m in members
     ]
     with ledger.engine.begin() as conn:
+        _take_turn(conn)
+        numbers = [p["phone_e164"] for p in people]
+        capped = (
+            over_cap(
+                conn,
+                dag_id=batch.dag_id,
+                interval_end=batch.interval_end,
+                scheduled_at=scheduled_at,
+                numbers=numbers,
+                policy=policy,
+            )
+            if policy
+            else {}
+        )
+        kept = [p for p in people if p["phone_e164"] not in capped]
+        dropped = [p for p in people if p["phone_e164"] in capped]
+        status, reason = (Status.SENDING, None) if kept or not people else (Status.SKIPPED, ALL_CAPPED_REASON)
+        values = batch.row(status, now, scheduled_at=scheduled_at, last_error=reason, recipients_count=len(kept))
         if conn.execute(insert_ignore(conn, tables.campaigns), values).rowcount == 1:
-            if member_rows:
-                conn.execute(tables.recipients.insert(), member_rows)
-            return Claim(ClaimState.CLAIMED, values)
+            return _write_people(conn, batch, values, kept, dropped, capped)
         row = get(ledger, batch.key, conn)
         assert row is not None, "the key was there a moment ago"
         if row["status"] == Status.CREATED and row["campaign_id"]:
@@ -167,14 +193,52 @@ def claim(
         changed = conn.execute(
             _compare_and_set(row).values(**retake, attempts=tables.campaigns.c.attempts + 1)
         ).rowcount
-        if changed != 1:  # another attempt moved it first: report what it is now
-            fresh = get(ledger, batch.key, conn) or row
-            state = ClaimState.EXISTS if fresh["status"] == Status.CREATED and fresh["campaign_id"] else None
-            return Claim(state or ClaimState.IN_DOUBT, fresh)
+        if changed != 1:  # pragma: no cover - claims take turns; kept as the compare-and-set's own guard
+            return Claim(ClaimState.IN_DOUBT, get(ledger, batch.key, conn) or row)
         conn.execute(tables.recipients.delete().where(tables.recipients.c.campaign_key == batch.key))
-        if member_rows:
-            conn.execute(tables.recipients.insert(), member_rows)
-        return Claim(ClaimState.CLAIMED, {**row, **retake, "attempts": row["attempts"] + 1})
+        return _write_people(conn, batch, {**row, **retake, "attempts": row["attempts"] + 1}, kept, dropped, capped)
+
+
+ALL_CAPPED_REASON = "every recipient is over the contact policy's cap (phoned by another campaign): nothing to send"
+
+
+def _take_turn(connection: sa.Connection) -> None:
+    """Serialise claims on this ledger until the transaction ends (SQLite's BEGIN IMMEDIATE already does)."""
+    meta = tables.meta
+    connection.execute(sa.select(meta.c.name).where(meta.c.name == "digest_secret").with_for_update())
+
+
+def _write_people(
+    conn: sa.Connection,
+    batch: BatchRecord,
+    row: dict[str, Any],
+    kept: list[dict[str, Any]],
+    dropped: list[dict[str, Any]],
+    capped: dict[str, list[str]],
+) -> Claim:
+    """The members who may be phoned, and a ``capped`` rejection (naming the holder) for each left out."""
+    if kept:
+        conn.execute(tables.recipients.insert(), kept)
+    if dropped:
+        conn.execute(
+            upsert(conn, tables.rejected_leads, ("run_id", "field", "detail", "original_value", "recorded_at")),
+            [
+                {
+                    "dag_id": batch.dag_id,
+                    "interval_end": batch.interval_end,
+                    "lead_id": person["lead_id"],
+                    "reason": "capped",
+                    "run_id": batch.run_id,
+                    "field": "phone",
+                    "detail": clip(capped_detail(capped[person["phone_e164"]])),
+                    "original_value": person["phone_masked"],
+                    "recorded_at": person["claimed_at"],
+                }
+                for person in dropped
+            ],
+        )
+    state = ClaimState.ALL_CAPPED if row["status"] == Status.SKIPPED else ClaimState.CLAIMED
+    return Claim(state, row, capped)
 
 
 def may_retake(row: Mapping[str, Any], resend_keys: Collection[str], now: datetime, stale_after: timedelta) -> bool:
@@ -314,6 +378,44 @@ def cooled_down(
         )
         found.update(connection.execute(query).scalars())
     return found
+
+
+def over_cap(
+    connection: sa.Connection,
+    *,
+    dag_id: str,
+    interval_end: datetime,
+    scheduled_at: datetime,
+    numbers: Sequence[str],
+    policy: ContactPolicy,
+) -> dict[str, list[str]]:
+    """Numbers already in ``max_calls_per_number`` batches of *other* campaign days that may call them
+    within ``per_days`` of ``scheduled_at``; each with the keys of those batches.
+
+    This campaign's own batches of the same day do not count: they are this very call.
+    """
+    r, c = tables.recipients.c, tables.campaigns.c
+    holders: defaultdict[str, list[str]] = defaultdict(list)
+    for start in range(0, len(numbers), LOOKUP_CHUNK):
+        chunk = numbers[start : start + LOOKUP_CHUNK]
+        query = (
+            sa.select(r.phone_e164, c.campaign_key)
+            .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
+            .where(
+                r.phone_e164.in_(chunk),
+                c.status.in_(MAY_EXIST),
+                c.scheduled_at > scheduled_at - policy.window,
+                c.scheduled_at < scheduled_at + policy.window,
+                ~sa.and_(c.dag_id == dag_id, c.interval_end == interval_end),
+            )
+        )
+        for number, key in connection.execute(query):
+            holders[number].append(key)
+    return {n: sorted(keys) for n, keys in holders.items() if len(keys) >= policy.max_calls_per_number}
+
+
+def capped_detail(keys: Sequence[str]) -> str:
+    return f"over the contact policy's cap: already in {', '.join(keys)}"
 
 
 # -- recovery, by key, for a person ------------------------------------------------------------------

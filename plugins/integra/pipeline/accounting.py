@@ -17,7 +17,16 @@ from integra.ledger import Ledger
 from integra.ledger import idempotency as idem
 
 #: The buckets that add up to ``queried``.
-BUCKETS = ("sent", "skipped_late", "dry_run_not_sent", "rejected", "suppressed", "duplicates", "cooled_down")
+BUCKETS = (
+    "sent",
+    "skipped_late",
+    "dry_run_not_sent",
+    "rejected",
+    "suppressed",
+    "duplicates",
+    "cooled_down",
+    "capped",
+)
 
 
 class AccountingError(RuntimeError):
@@ -30,7 +39,10 @@ def summarise(
     """The run's summary: this run's counts, each batch's ledger state, and the check that they add up."""
     dry_run = bool((context.get("params") or {}).get("dry_run"))
     interval_end = scheduling.run_for(context)
-    counts = dict(built["counts"])
+    counts = {"capped": 0, **built["counts"]}
+    by_key = {r["campaign_key"]: r for r in results if r.get("campaign_key")}
+    # Left out when their batch was claimed: another campaign claimed the number first.
+    capped_at_claim = sum(int(r.get("capped", 0)) for r in by_key.values())
     campaigns: list[dict[str, Any]] = []
     sent = skipped = would_send = 0
     if dry_run:
@@ -44,7 +56,7 @@ def summarise(
         for batch in built["batches"]:
             row = rows.get(batch["idempotency_key"])
             status = row["status"] if row else "missing"
-            people = int(batch["recipients_count"])
+            people = int(batch["recipients_count"]) - int(by_key.get(batch["idempotency_key"], {}).get("capped", 0))
             if status == idem.Status.CREATED:
                 sent += people
             elif status == idem.Status.SKIPPED:
@@ -61,7 +73,9 @@ def summarise(
                     "reason": row["last_error"] if row and status == idem.Status.SKIPPED else None,
                 }
             )
-    counts.update(sent=sent, skipped_late=skipped, dry_run_not_sent=would_send)
+    counts.update(
+        sent=sent, skipped_late=skipped, dry_run_not_sent=would_send, capped=counts["capped"] + capped_at_claim
+    )
     accounted = sum(counts[k] for k in BUCKETS)
     status = "dry_run" if dry_run else ("skipped" if skipped and not sent else "ok")
     summary = {
@@ -93,7 +107,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"{summary['dag_id']} {summary['interval_end']} ({summary['status']}): "
         f"{c.get('queried', 0)} leads queried, {c.get('sent', 0)} sent, {c.get('rejected', 0)} rejected, "
         f"{c.get('duplicates', 0)} duplicates, {c.get('suppressed', 0)} suppressed, "
-        f"{c.get('cooled_down', 0)} cooled down, {c.get('skipped_late', 0)} skipped (late)"
+        f"{c.get('cooled_down', 0)} cooled down, {c.get('capped', 0)} capped, {c.get('skipped_late', 0)} skipped (late)"
         + (f", {c.get('dry_run_not_sent', 0)} in dry run" if c.get("dry_run_not_sent") else ""),
     ]
     if summary.get("rejected_by_reason"):

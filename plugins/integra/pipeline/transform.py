@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from integra.definitions import CampaignDefinition
+    from integra.policy.contact import ContactPolicy
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,9 @@ REASON_TEXT = {
     "invalid_variable": "a dynamic variable has control characters or is over 500 characters",
     "missing_lead_id": "the lead has no id, so it could not be tracked in the ledger",
     "duplicate_phone": "another lead of the same day has this number; the one already batched (or the first) is called",
+    "capped": "another campaign may phone this number within the contact policy's per_days",
 }
-COUNTS = ("queried", "batched", "rejected", "duplicates", "suppressed", "cooled_down")
+COUNTS = ("queried", "batched", "rejected", "duplicates", "suppressed", "cooled_down", "capped")
 
 
 def chunks(location: str, columns: Collection[str] | None = None, size: int = 100_000) -> Iterator[pd.DataFrame]:
@@ -79,12 +81,17 @@ def _rejection(base: Mapping[str, Any], lead: str, why: str, field: str, origina
 
 
 def build_recipients(
-    definition: CampaignDefinition, extracted: Mapping[str, Any], context: Mapping[str, Any]
+    definition: CampaignDefinition,
+    extracted: Mapping[str, Any],
+    context: Mapping[str, Any],
+    policy: ContactPolicy | None = None,
 ) -> dict[str, Any]:
     """Turn extracted leads into batch files; returns the counts and one entry per batch.
 
     Leads already in a batch of this day that exists or may exist keep that batch (and its key), and
     their numbers stay theirs: a lead with another id and the same number is a duplicate, never re-sent.
+    A number another campaign may phone within the contact ``policy``'s window is ``capped`` (checked
+    again, race-safe, when each batch is claimed).
     """
     import pandas as pd
 
@@ -111,6 +118,7 @@ def build_recipients(
         ledger.digest_secret,
     )
     since = interval_end - timedelta(days=definition.cooldown_days)
+    requested = scheduling.base_scheduled_at(interval_end, send_time=definition.send_time, timezone=definition.timezone)
     base = {
         "dag_id": definition.dag_id,
         "interval_end": interval_end,
@@ -207,15 +215,37 @@ def build_recipients(
             recent = idem.cooled_down(
                 conn, dag_id=definition.dag_id, since=since, interval_end=interval_end, numbers=numbers
             )
+            fresh = sorted(set(good["phone_number"][~sticky].tolist()) - suppressed - recent)
+            capped = (
+                idem.over_cap(
+                    conn,
+                    dag_id=definition.dag_id,
+                    interval_end=interval_end,
+                    scheduled_at=requested,
+                    numbers=fresh,
+                    policy=policy,
+                )
+                if policy and fresh
+                else {}
+            )
         is_suppressed = good["phone_number"].isin(suppressed)
         is_recent = good["phone_number"].isin(recent - suppressed)
+        is_capped = good["phone_number"].isin(capped.keys()) & ~sticky
         counts["suppressed"] += int(is_suppressed.sum())
         counts["cooled_down"] += int(is_recent.sum())
-        keep = ~(is_suppressed | is_recent)
+        counts["capped"] += int(is_capped.sum())
+        rejections += [
+            _rejection(base, str(lead), "capped", "phone", {"original_value": mask_phone(str(number))})
+            | {"detail": idem.capped_detail(capped[str(number)])[:500]}
+            for lead, number in zip(
+                good["lead_id"][is_capped].tolist(), good["phone_number"][is_capped].tolist(), strict=True
+            )
+        ]
+        keep = ~(is_suppressed | is_recent | is_capped)
 
         if rejections and not dry_run:
             ledger.record_rejections(rejections)
-        counts["rejected"] += sum(1 for r in rejections if r["reason"] != "duplicate_phone")
+        counts["rejected"] += sum(1 for r in rejections if r["reason"] not in ("duplicate_phone", "capped"))
         writer.add(good[keep], sticky[keep])
 
     batch_list = writer.close(definition, interval_end)
