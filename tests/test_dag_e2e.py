@@ -47,7 +47,8 @@ def test_daily_run_creates_campaigns_and_ledger(campaign):
     assert {r["campaign_id"] for r in ledger} == {c["id"] for c in created}
     assert {r["status"] for r in ledger} == {"created"}
     recipients = campaign.ledger_query(
-        "SELECT COUNT(*) AS n FROM integra_campaign_recipients WHERE campaign_id IS NOT NULL"
+        "SELECT COUNT(*) AS n FROM integra_campaign_recipients r JOIN integra_campaigns c "
+        "ON c.campaign_key = r.campaign_key WHERE c.campaign_id IS NOT NULL"
     )
     assert recipients[0]["n"] == counts["sent"]
     rejected = campaign.ledger_query("SELECT reason, COUNT(*) AS n FROM integra_rejected_leads GROUP BY reason")

@@ -65,7 +65,9 @@ def _keys_by_batch(campaign: Any) -> list[str]:
 
 def _members(campaign: Any, key: str) -> list[dict[str, Any]]:
     return campaign.ledger_query(
-        "SELECT lead_id, phone_e164, campaign_id FROM integra_campaign_recipients WHERE campaign_key = ?", (key,)
+        "SELECT r.lead_id, r.phone_e164, c.campaign_id FROM integra_campaign_recipients r "
+        "JOIN integra_campaigns c ON c.campaign_key = r.campaign_key WHERE r.campaign_key = ?",
+        (key,),
     )
 
 

@@ -237,7 +237,11 @@ def test_recovery_mark_created_records_the_campaign_for_every_person(sqlite_camp
     result = _cli("mark-created", key, created["id"])
     assert result.returncode == 0, result.stderr
     assert '"status": "created"' in result.stdout
-    people = campaign.ledger_query("SELECT campaign_id FROM integra_campaign_recipients WHERE campaign_key = ?", (key,))
+    people = campaign.ledger_query(
+        "SELECT r.lead_id, r.phone_e164, c.campaign_id FROM integra_campaign_recipients r "
+        "JOIN integra_campaigns c ON c.campaign_key = r.campaign_key WHERE r.campaign_key = ?",
+        (key,),
+    )
     assert people
     assert {p["campaign_id"] for p in people} == {created["id"]}
     # Clearing the failed day now finds the campaign: nothing is sent again, the day succeeds.
@@ -300,3 +304,38 @@ def test_batch_digests_are_keyed_by_the_ledgers_secret():
     assert plain not in (one, two)
     assert one != two
     assert idem.batch_digest(b"a" * 32, list(reversed(["+1", "+2"]))) == idem.batch_digest(b"a" * 32, ["+1", "+2"])
+
+
+def test_people_written_in_bulk_are_found_by_their_day_on_every_backend(ledger_db):
+    """The claim writes its members in one driver call; their timestamps must compare like any other's."""
+    from integra.ledger import Ledger, upgrade
+    from integra.ledger import idempotency as idem
+
+    upgrade(CONN)
+    ledger = Ledger(CONN)
+    day = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    numbers = [f"+5511987{i:06d}" for i in range(2_500)]
+    batch = idem.BatchRecord(
+        key="bulk",
+        dag_id="d",
+        run_id="r",
+        interval_end=day,
+        batch_number=1,
+        batch_count=1,
+        digest="x",
+        name="n",
+        recipients_count=len(numbers),
+    )
+    members = [
+        {"lead_id": f"L{i}", "phone_e164": n, "phone_masked": "x", "recipient_name": "Ana"}
+        for i, n in enumerate(numbers)
+    ]
+    assert idem.claim(ledger, batch, scheduled_at=day, members=members).state is idem.ClaimState.CLAIMED
+    assert len(idem.day_members(ledger, "d", day)) == len(numbers)
+    with ledger.engine.connect() as conn:
+        later = idem.cooled_down(
+            conn, dag_id="d", since=day - timedelta(days=30), interval_end=day + timedelta(days=1), numbers=numbers
+        )
+        same_day = idem.cooled_down(conn, dag_id="d", since=day - timedelta(days=30), interval_end=day, numbers=numbers)
+    assert later == set(numbers), "another day sees them as phoned"
+    assert same_day == set(), "their own day does not"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from integra.ledger import tables
-from integra.ledger.store import LOOKUP_CHUNK, Ledger, clip, insert_ignore, upsert, utc_now
+from integra.ledger.store import LOOKUP_CHUNK, Ledger, bulk_insert, clip, insert_ignore, number_in, upsert, utc_now
 
 if TYPE_CHECKING:
     from integra.policy.contact import ContactPolicy
@@ -156,8 +156,6 @@ def claim(
             "phone_e164": m["phone_e164"],
             "phone_masked": m["phone_masked"],
             "recipient_name": m["recipient_name"],
-            "campaign_id": None,
-            "scheduled_at": scheduled_at,
             "claimed_at": now,
         }
         for m in members
@@ -217,8 +215,7 @@ def _write_people(
     capped: dict[str, list[str]],
 ) -> Claim:
     """The members who may be phoned, and a ``capped`` rejection (naming the holder) for each left out."""
-    if kept:
-        conn.execute(tables.recipients.insert(), kept)
+    bulk_insert(conn, tables.recipients, kept)
     if dropped:
         conn.execute(
             upsert(conn, tables.rejected_leads, ("run_id", "field", "detail", "original_value", "recorded_at")),
@@ -261,7 +258,7 @@ def _compare_and_set(seen: Mapping[str, Any]) -> sa.Update:
 
 
 def confirm(ledger: Ledger, key: str, *, campaign_id: str, scheduled_at: datetime) -> None:
-    """The API created the campaign: from now on every attempt returns it, and its people carry its id."""
+    """The API created the campaign: from now on every attempt returns it (one row: its people refer to it)."""
     _set_created(ledger, key, campaign_id, scheduled_at=scheduled_at, only_from=(Status.SENDING.value,))
 
 
@@ -278,11 +275,6 @@ def _set_created(
             .where(c.campaign_key == key, c.status.in_(only_from))
             .values(**values, updated_at=utc_now())
         ).rowcount
-        if changed:
-            people: dict[str, Any] = {"campaign_id": campaign_id}
-            if scheduled_at is not None:
-                people["scheduled_at"] = scheduled_at
-            conn.execute(tables.recipients.update().where(tables.recipients.c.campaign_key == key).values(**people))
     return int(changed)
 
 
@@ -369,7 +361,7 @@ def cooled_down(
             .distinct()
             .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
             .where(
-                r.phone_e164.in_(chunk),
+                number_in(connection, r.phone_e164, chunk),
                 r.dag_id == dag_id,
                 r.claimed_at >= since,
                 r.interval_end != interval_end,
@@ -402,7 +394,7 @@ def over_cap(
             sa.select(r.phone_e164, c.campaign_key)
             .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
             .where(
-                r.phone_e164.in_(chunk),
+                number_in(connection, r.phone_e164, chunk),
                 c.status.in_(MAY_EXIST),
                 c.scheduled_at > scheduled_at - policy.window,
                 c.scheduled_at < scheduled_at + policy.window,
@@ -426,7 +418,8 @@ class RecoveryError(ValueError):
 
 
 def mark_created(ledger: Ledger, key: str, campaign_id: str) -> dict[str, Any]:
-    """A person found the campaign in the panel: record it, people included; no later attempt resends."""
+    """A person found the campaign in the panel: record it on the batch (its people refer to it) and no
+    later attempt resends it; its people count as phoned for the cooldown and the cap from then on."""
     row = require(ledger, key)
     if row["status"] == Status.CREATED and row["campaign_id"] not in (None, campaign_id):
         raise RecoveryError(f"{key} is already created as campaign {row['campaign_id']}; nothing changed")

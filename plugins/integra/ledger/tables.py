@@ -79,7 +79,8 @@ campaigns = sa.Table(
 )
 
 #: One row per person in a claimed batch, written in the claim's transaction: the ledger knows who
-#: may have been phoned before the POST leaves. ``campaign_id`` is filled once the campaign is known.
+#: may have been phoned before the POST leaves. The campaign id and time live on the batch's row only,
+#: so recording them (by the operator or a person) is one row, and no person can be left without them.
 recipients = sa.Table(
     "integra_campaign_recipients",
     metadata,
@@ -90,8 +91,6 @@ recipients = sa.Table(
     sa.Column("phone_e164", sa.String(20), nullable=False),
     sa.Column("phone_masked", sa.String(20), nullable=False),
     sa.Column("recipient_name", sa.Text(), nullable=False),
-    sa.Column("campaign_id", sa.String(64), nullable=True),
-    sa.Column("scheduled_at", UTCDateTime(), nullable=True),
     sa.Column("claimed_at", UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint("campaign_key", "lead_id", name="pk_integra_campaign_recipients"),
     sa.Index("ix_integra_recipients_phone", "phone_e164", "claimed_at"),

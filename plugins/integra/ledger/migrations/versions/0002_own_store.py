@@ -1,5 +1,7 @@
 """The ledger as its own store: real UTC timestamps, the run's day as ``interval_end``, a digest secret.
 
+People no longer carry a copy of their batch's campaign id and time: the batch row is the one place.
+
 Each table is rebuilt (old renamed to ``*_v1``, new created, rows copied in chunks, old dropped), the
 one way that changes column types alike on PostgreSQL, MySQL/MariaDB and SQLite. Text timestamps of
 the first version are parsed as UTC. Rows keep their keys, so a batch created before the upgrade is
@@ -97,16 +99,13 @@ def upgrade() -> None:
         sa.Column("phone_e164", sa.String(20), nullable=False),
         sa.Column("phone_masked", sa.String(20), nullable=False),
         sa.Column("recipient_name", sa.Text(), nullable=False),
-        sa.Column("campaign_id", sa.String(64), nullable=True),
-        sa.Column("scheduled_at", UTCDateTime(), nullable=True),
         sa.Column("claimed_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("campaign_key", "lead_id", name="pk_integra_campaign_recipients"),
+        # The campaign id and time of a person are their batch's (one row, integra_campaigns).
         convert=lambda r: {
             **{k: r[k] for k in ("campaign_key", "lead_id", "dag_id", "phone_e164", "phone_masked")},
             "recipient_name": r["recipient_name"],
-            "campaign_id": r["campaign_id"],
             "interval_end": _utc(r["logical_date"]),
-            "scheduled_at": _utc(r["scheduled_at"]),
             "claimed_at": _utc(r["sent_at"]),
         },
     )
