@@ -94,6 +94,9 @@ def campaigns_dir(tmp_path):
         ({"calling_window": {"mon": "21:00-09:00"}}, "calling_window", "mon"),
         ({"name_template": "{day} ({batch})"}, "name_template", "{date}"),
         ({"columns": {"phone": "phone; DROP TABLE leads"}}, "columns.phone", "plain column name"),
+        ({"schedule": {"cron": "0 2 * * *", "timezone": "UTC"}}, "schedule.cron / schedule.timezone", "send_time"),
+        ({"send_time": "06:30"}, "schedule.cron", "not before send_time 06:30"),
+        ({"cooldown_days": 0}, "cooldown_days", "acknowledge_no_cooldown: true"),
     ],
 )
 def test_a_broken_definition_is_an_import_error_and_others_still_load(campaigns_dir, breakage, field, fix):
@@ -150,3 +153,15 @@ def test_a_cached_definition_whose_sql_file_disappears_is_an_error(campaigns_dir
     definition.sql_path.unlink()
     with pytest.raises(CampaignDefinitionError, match="does not exist"):
         definitions.load_definition(path)
+
+
+def test_no_cooldown_loads_once_acknowledged(campaigns_dir):
+    good = yaml.safe_load((campaigns_dir / "campaigns" / "integra_daily_campaign.yaml").read_text())
+    again = {**good, "dag_id": "integra_every_day", "cooldown_days": 0, "acknowledge_no_cooldown": True}
+    (campaigns_dir / "campaigns" / "again.yaml").write_text(yaml.safe_dump(again))
+    errors, dags, _ = _dagbag(
+        ROOT / "dags",
+        {"INTEGRA_CAMPAIGNS_DIR": str(campaigns_dir / "campaigns"), "INTEGRA_SQL_DIR": str(campaigns_dir / "sql")},
+    )
+    assert errors == {}
+    assert "integra_every_day" in dags

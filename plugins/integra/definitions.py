@@ -139,6 +139,7 @@ class CampaignDefinition(_Strict):
     max_name_length: Annotated[int, Field(ge=1, le=1000)] = 120
     max_recipients_per_campaign: Annotated[int, Field(ge=1, le=MAX_RECIPIENTS)] = MAX_RECIPIENTS
     cooldown_days: Annotated[int, Field(ge=0, le=365)] = 7
+    acknowledge_no_cooldown: bool = False
     extract_chunk_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 50_000
     data_path: str | None = None
     failure_webhook_conn_id: str | None = None
@@ -182,6 +183,39 @@ class CampaignDefinition(_Strict):
         if not path.is_file():
             raise ValueError(f"{folder / value} does not exist; create it or fix the file name")
         return value
+
+    @model_validator(mode="after")
+    def _cooldown(self) -> CampaignDefinition:
+        if self.cooldown_days == 0 and not self.acknowledge_no_cooldown:
+            raise ValueError(
+                "cooldown_days: 0 lets this campaign phone the same number again on the next run; if that is "
+                "intended, add acknowledge_no_cooldown: true, otherwise set cooldown_days to 1 or more"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _one_notion_of_time(self) -> CampaignDefinition:
+        """The DAG must fire before ``send_time`` on the calling day, in the campaign's own zone.
+
+        A run is for the day it fires (its data interval's end). A cron that fires after ``send_time``
+        there (``0 2 * * *`` UTC is 23:00 the day before in São Paulo) makes every day late, and the
+        late policy would skip them all with a green DAG.
+        """
+        from croniter import croniter
+
+        schedule_zone, campaign_zone = ZoneInfo(self.schedule.timezone), ZoneInfo(self.timezone)
+        fires = croniter(self.schedule.cron, self.start_datetime.astimezone(schedule_zone))
+        for _ in range(14):  # two weeks: every weekday, and a DST change if the zones have one soon
+            fire = fires.get_next(datetime).astimezone(campaign_zone)
+            if fire.time() >= self.send_time:
+                raise ValueError(
+                    f"schedule.cron / schedule.timezone: the DAG fires at {fire:%H:%M} {self.timezone} "
+                    f"({self.schedule.cron!r} in {self.schedule.timezone}), not before send_time "
+                    f"{self.send_time:%H:%M} of that day in timezone {self.timezone}, so every day would be late "
+                    "and skipped. Fire earlier on the calling day (e.g. cron '0 7 * * *' with schedule.timezone "
+                    f"{self.timezone}) or change send_time/timezone"
+                )
+        return self
 
     @model_validator(mode="after")
     def _window(self) -> CampaignDefinition:
