@@ -141,6 +141,7 @@ class CampaignDefinition(_Strict):
     cooldown_days: Annotated[int, Field(ge=0, le=365)] = 7
     acknowledge_no_cooldown: bool = False
     extract_chunk_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 50_000
+    lookback_hours: Annotated[float, Field(ge=0, le=168)] = 0
     data_path: str | None = None
     failure_webhook_conn_id: str | None = None
 

@@ -344,6 +344,26 @@ def day_members(ledger: Ledger, dag_id: str, interval_end: datetime) -> list[dic
         return [dict(row) for row in conn.execute(query).mappings()]
 
 
+def handled_earlier(
+    connection: sa.Connection, *, dag_id: str, interval_end: datetime, lead_ids: Sequence[str]
+) -> set[str]:
+    """Which ``lead_ids`` an earlier day of this campaign already dealt with: in a batch that may exist,
+    or rejected. A run that looks back over the previous day's window reads them again; it must not
+    phone them again, nor count them twice."""
+    r, c, x = tables.recipients.c, tables.campaigns.c, tables.rejected_leads.c
+    found: set[str] = set()
+    for start in range(0, len(lead_ids), LOOKUP_CHUNK):
+        chunk = lead_ids[start : start + LOOKUP_CHUNK]
+        batched = (
+            sa.select(r.lead_id)
+            .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
+            .where(r.dag_id == dag_id, r.lead_id.in_(chunk), r.interval_end != interval_end, c.status.in_(MAY_EXIST))
+        )
+        rejected = sa.select(x.lead_id).where(x.dag_id == dag_id, x.lead_id.in_(chunk), x.interval_end != interval_end)
+        found.update(connection.execute(batched.union(rejected)).scalars())
+    return found
+
+
 def cooled_down(
     connection: sa.Connection, *, dag_id: str, since: datetime, interval_end: datetime, numbers: Sequence[str]
 ) -> set[str]:

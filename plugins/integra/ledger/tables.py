@@ -95,6 +95,7 @@ recipients = sa.Table(
     sa.PrimaryKeyConstraint("campaign_key", "lead_id", name="pk_integra_campaign_recipients"),
     sa.Index("ix_integra_recipients_phone", "phone_e164", "claimed_at"),
     sa.Index("ix_integra_recipients_day", "dag_id", "interval_end"),
+    sa.Index("ix_integra_recipients_lead", "dag_id", "lead_id"),
 )
 
 #: One row per lead not sent because of its data (reason codes in the README), duplicates included.
@@ -111,6 +112,7 @@ rejected_leads = sa.Table(
     sa.Column("original_value", sa.Text(), nullable=True),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint("dag_id", "interval_end", "lead_id", "reason", name="pk_integra_rejected_leads"),
+    sa.Index("ix_integra_rejected_lead", "dag_id", "lead_id"),
 )
 
 #: Numbers never to call (opt-outs, complaints), by E.164; kept by people or other jobs.

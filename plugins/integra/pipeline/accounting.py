@@ -26,6 +26,7 @@ BUCKETS = (
     "duplicates",
     "cooled_down",
     "capped",
+    "seen_before",
 )
 
 
@@ -39,7 +40,7 @@ def summarise(
     """The run's summary: this run's counts, each batch's ledger state, and the check that they add up."""
     dry_run = bool((context.get("params") or {}).get("dry_run"))
     interval_end = scheduling.run_for(context)
-    counts = {"capped": 0, **built["counts"]}
+    counts = {"capped": 0, "seen_before": 0, **built["counts"]}
     by_key = {r["campaign_key"]: r for r in results if r.get("campaign_key")}
     # Left out when their batch was claimed: another campaign claimed the number first.
     capped_at_claim = sum(int(r.get("capped", 0)) for r in by_key.values())
@@ -108,6 +109,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"{c.get('queried', 0)} leads queried, {c.get('sent', 0)} sent, {c.get('rejected', 0)} rejected, "
         f"{c.get('duplicates', 0)} duplicates, {c.get('suppressed', 0)} suppressed, "
         f"{c.get('cooled_down', 0)} cooled down, {c.get('capped', 0)} capped, {c.get('skipped_late', 0)} skipped (late)"
+        + (f", {c['seen_before']} seen on an earlier day" if c.get("seen_before") else "")
         + (f", {c.get('dry_run_not_sent', 0)} in dry run" if c.get("dry_run_not_sent") else ""),
     ]
     if summary.get("rejected_by_reason"):

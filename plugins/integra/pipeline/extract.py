@@ -26,11 +26,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def interval(context: Mapping[str, Any]) -> tuple[datetime, datetime]:
-    """The data interval the run is for; a run without one covers the day before its reference."""
+def interval(context: Mapping[str, Any], lookback: timedelta = timedelta(0)) -> tuple[datetime, datetime]:
+    """The data interval the run is for, its start moved back by ``lookback`` (late-arriving leads); a
+    run without one covers the day before its reference."""
     end = scheduling.run_for(context)
     start = context.get("data_interval_start")
-    return (start if isinstance(start, datetime) else end - timedelta(days=1)), end
+    return (start if isinstance(start, datetime) else end - timedelta(days=1)) - lookback, end
 
 
 def run_dir(definition: CampaignDefinition, context: Mapping[str, Any]) -> ObjectStoragePath:
@@ -45,9 +46,11 @@ def query_params(definition: CampaignDefinition, context: Mapping[str, Any]) -> 
     """Values the SQL may use as ``:name`` parameters, bound by the driver as datetimes, never formatted in.
 
     ``:data_interval_start``/``_end`` are timezone-aware (for ``timestamptz`` columns); the ``_utc``
-    forms are naive UTC (for columns that hold UTC wall time without a zone).
+    forms are naive UTC (for columns that hold UTC wall time without a zone). With ``lookback_hours``
+    the start is that much earlier, so a lead inserted after its own day's run is read again.
     """
-    start, end = (plain_utc(value) for value in interval(context))
+    lookback = timedelta(hours=definition.lookback_hours)
+    start, end = (plain_utc(value) for value in interval(context, lookback))
     logical = context.get("logical_date")
     logical = plain_utc(logical) if isinstance(logical, datetime) else end
     return {

@@ -42,7 +42,7 @@ REASON_TEXT = {
     "duplicate_phone": "another lead of the same day has this number; the one already batched (or the first) is called",
     "capped": "another campaign may phone this number within the contact policy's per_days",
 }
-COUNTS = ("queried", "batched", "rejected", "duplicates", "suppressed", "cooled_down", "capped")
+COUNTS = ("queried", "batched", "rejected", "duplicates", "suppressed", "cooled_down", "capped", "seen_before")
 
 
 def chunks(location: str, columns: Collection[str] | None = None, size: int = 100_000) -> Iterator[pd.DataFrame]:
@@ -131,6 +131,15 @@ def build_recipients(
         offset = counts["queried"]  # row numbers name leads that have no id
         counts["queried"] += len(frame)
         frame = frame.reset_index(drop=True)
+        if definition.lookback_hours:  # leads an earlier day of this campaign already dealt with
+            ids = frame[cols.lead_id].astype("string").str.strip()
+            with ledger.engine.connect() as conn:
+                earlier = idem.handled_earlier(
+                    conn, dag_id=definition.dag_id, interval_end=interval_end, lead_ids=ids.dropna().unique().tolist()
+                )
+            seen = ids.isin(earlier).fillna(False).to_numpy(dtype=bool)
+            counts["seen_before"] += int(seen.sum())
+            frame = frame[~seen]
 
         lead_ids = frame[cols.lead_id].astype("string").str.strip()
         phones = normalize_phones(frame[cols.phone], definition.default_region)

@@ -111,6 +111,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_integra_recipients_phone", "integra_campaign_recipients", ["phone_e164", "claimed_at"])
     op.create_index("ix_integra_recipients_day", "integra_campaign_recipients", ["dag_id", "interval_end"])
+    op.create_index("ix_integra_recipients_lead", "integra_campaign_recipients", ["dag_id", "lead_id"])
 
     _rebuild(
         "integra_rejected_leads",
@@ -130,6 +131,8 @@ def upgrade() -> None:
             "recorded_at": _utc(r["recorded_at"]),
         },
     )
+
+    op.create_index("ix_integra_rejected_lead", "integra_rejected_leads", ["dag_id", "lead_id"])
 
     _rebuild(
         "integra_suppression_list",
