@@ -505,3 +505,24 @@ def test_a_lead_inserted_after_its_days_run_is_phoned_on_the_next_run(sqlite_cam
     digits = re.sub(r"\D", "", late["phone"])
     assert any(n.endswith(digits[-8:]) for n in day2_numbers), "the late lead was never phoned"
     assert counts["sent"] == len(day2_numbers)
+
+
+def test_the_campaigns_own_opt_out_query_suppresses_numbers_in_any_format(campaign):
+    """suppression_sql reads the customer's own opt-out table on the warehouse; its numbers, written as
+    people write them, are normalised and never phoned."""
+    run_at = future_run()
+    campaign.seed(30, run_at, bad_ratio=0.0)
+    leads = campaign.query("SELECT phone FROM leads ORDER BY lead_id")
+    opted_out = [leads[0]["phone"], leads[1]["phone"]]
+    campaign.execute("CREATE TABLE opt_outs (number VARCHAR(40))")
+    for number in opted_out:
+        digits = re.sub(r"\D", "", number)[-11:]  # the national number, as a person types it
+        campaign.execute("INSERT INTO opt_outs (number) VALUES (?)", (f"({digits[:2]}) {digits[2:]}",))
+    campaign.define(suppression_sql=_write_sql(campaign, "opt_outs.sql", "SELECT number FROM opt_outs"))
+    assert str(campaign.run(run_at).state) == "success"
+    counts = campaign.summary(run_at)["counts"]
+    _assert_adds_up(counts)
+    assert counts["suppressed"] == 2
+    sent = _sent_numbers(campaign.sandbox.campaigns())
+    for number in opted_out:
+        assert not any(n.endswith(re.sub(r"\D", "", number)[-8:]) for n in sent)
