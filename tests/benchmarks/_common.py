@@ -69,7 +69,8 @@ def airflow_env(
     return env
 
 
-def warehouse_conn(path: Path) -> str:
+def sqlite_conn(path: Path) -> str:
+    """The ``AIRFLOW_CONN_*`` value (JSON) of a SQLite database file: a warehouse or a ledger."""
     return json.dumps({"conn_type": "sqlite", "host": str(path)})
 
 

@@ -1,7 +1,7 @@
 """Benchmark inputs from include/demo/leads.py (default seed 42 and its default few per cent bad rows).
 
     python bench_data.py parquet PATH N     # leads in the Parquet format extract_leads writes
-    python bench_data.py ledger PATH        # an empty warehouse with the ledger tables
+    python bench_data.py ledger PATH        # an empty SQLite contact ledger (integra.ledger.upgrade)
     python bench_data.py warehouse PATH N   # a SQLite warehouse seeded with N leads (demo seeder)
     python bench_data.py check DIR          # proof that `parquet` writes what extract_leads writes
 
@@ -11,20 +11,23 @@ All leads fall inside the data interval of ``RUN_AT`` (the day before it), as in
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[2] / p) for p in ("include", "plugins")]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import sqlite_conn  # noqa: E402
 from demo.leads import generate_leads, seed_sqlite  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEZONE = ZoneInfo("America/Sao_Paulo")
-# The query's columns (include/sql/integra_daily_campaign.sql) plus the flag the DAG adds.
-QUERY_COLUMNS = ("lead_id", "full_name", "phone", "company", "product", "city", "integra_exclusion")
+# The query's columns (include/sql/integra_daily_campaign.sql), as extract_leads writes them.
+QUERY_COLUMNS = ("lead_id", "full_name", "phone", "company", "product", "city")
 EXTRACT_CHUNK_ROWS = 50_000  # the definition's default extract_chunk_rows: one row group per chunk
 
 
@@ -34,40 +37,56 @@ def run_at() -> datetime:
     return datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), TIMEZONE).replace(hour=7)
 
 
-def leads(n: int, when: datetime):
+def leads(n: int, when: datetime) -> Iterator[dict[str, Any]]:
     return generate_leads(n, start=when - timedelta(days=1), end=when, seed=42)
 
 
 def write_parquet(path: Path, n: int, when: datetime) -> int:
-    """Rows as extract_leads writes them: every column a string, NULL flag, one row group per chunk."""
+    """Rows as extract_leads writes them: every column a string, one row group per chunk.
+
+    The campaign SQL has no ORDER BY, and extract_leads runs it as written: the SQLite warehouse
+    returns the interval's rows by its created_at index, ties in insertion (= generation) order. The
+    rows are sorted the same way here; ``check`` proves the result equal to the real extract.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pa.schema([(name, pa.string()) for name in QUERY_COLUMNS])
-    rows = 0
-    chunk: list[dict] = []
-    with pq.ParquetWriter(str(path), schema) as writer:
+    keys = ("created_at", *QUERY_COLUMNS)
+    parts: list[pa.Table] = []
+    chunk: list[dict[str, Any]] = []
 
-        def flush() -> None:
-            arrays = [pa.array([row.get(c) for row in chunk], type=pa.string()) for c in QUERY_COLUMNS]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+    def flush() -> None:
+        arrays = [pa.array([row.get(c) for row in chunk], type=pa.string()) for c in keys]
+        parts.append(pa.Table.from_arrays(arrays, names=list(keys)))
+        chunk.clear()
 
-        for row in leads(n, when):  # already in lead_id order, as the query's ORDER BY returns them
-            chunk.append(row)
-            if len(chunk) == EXTRACT_CHUNK_ROWS:
-                flush()
-                rows += len(chunk)
-                chunk = []
-        if chunk:
+    for row in leads(n, when):
+        chunk.append(row)
+        if len(chunk) == EXTRACT_CHUNK_ROWS:
             flush()
-            rows += len(chunk)
-    return rows
+    if chunk:
+        flush()
+    table = pa.concat_tables(parts)
+    order = pa.Table.from_arrays(
+        [table["created_at"], pa.array(range(table.num_rows), type=pa.int64())], names=["created_at", "seq"]
+    ).sort_by([("created_at", "ascending"), ("seq", "ascending")])
+    table = table.take(order["seq"]).select(list(QUERY_COLUMNS)).cast(schema).combine_chunks()
+    with pq.ParquetWriter(str(path), schema) as writer:
+        for batch in table.to_batches(max_chunksize=EXTRACT_CHUNK_ROWS):
+            writer.write_table(pa.Table.from_batches([batch], schema=schema))
+    return table.num_rows
 
 
-def create_ledger(path: Path) -> None:
-    ddl = (ROOT / "include" / "sql" / "ledger_ddl.sql").read_text(encoding="utf-8")
-    with sqlite3.connect(path) as conn:
-        conn.executescript(ddl)
+def create_ledger(path: Path) -> tuple[str | None, str]:
+    """A new SQLite contact ledger at ``path``, created the supported way: ``integra.ledger.upgrade``."""
+    import os
+
+    path.unlink(missing_ok=True)
+    os.environ["AIRFLOW_CONN_INTEGRA_LEDGER"] = sqlite_conn(path)
+    from integra.ledger import DEFAULT_CONN_ID, upgrade
+
+    return upgrade(DEFAULT_CONN_ID)
 
 
 def check(folder: Path) -> None:
@@ -81,10 +100,10 @@ def check(folder: Path) -> None:
     db = folder / "check.db"
     db.unlink(missing_ok=True)
     seed_sqlite(db, leads(2_000, when))
-    os.environ["AIRFLOW_CONN_INTEGRA_WAREHOUSE"] = f'{{"conn_type": "sqlite", "host": "{db}"}}'
+    os.environ["AIRFLOW_CONN_INTEGRA_WAREHOUSE"] = sqlite_conn(db)
     os.environ["INTEGRA_DATA_PATH"] = f"file://{folder / 'data'}"
-    from integra import pipeline
     from integra.definitions import load_definition
+    from integra.pipeline.extract import extract_leads
 
     definition = load_definition(ROOT / "include" / "campaigns" / "integra_daily_campaign.yaml")
     context = {
@@ -94,7 +113,7 @@ def check(folder: Path) -> None:
         "run_id": "bench-check",
         "params": {},
     }
-    real = pq.read_table(pipeline.extract_leads(definition, context)["location"])
+    real = pq.read_table(extract_leads(definition, context)["location"])
     ours_path = folder / "ours.parquet"
     write_parquet(ours_path, 2_000, when)
     ours = pq.read_table(ours_path)
@@ -108,8 +127,8 @@ def main(argv: list[str]) -> int:
     if command == "parquet":
         print(json.dumps({"rows": write_parquet(path, int(argv[2]), run_at())}))
     elif command == "ledger":
-        create_ledger(path)
-        print("{}")
+        before, after = create_ledger(path)
+        print(json.dumps({"before": before, "revision": after}))
     elif command == "warehouse":
         path.unlink(missing_ok=True)
         print(json.dumps({"rows": seed_sqlite(path, leads(int(argv[2]), run_at()))}))

@@ -5,9 +5,11 @@ Used by run_all.py (figures 5 and 6); also a CLI for one run:
     python bench_e2e.py WORKDIR N [real|empty]
 
 Each run gets a private AIRFLOW_HOME whose metadata DB is a copy of one migrated template, a
-fresh copy of a SQLite warehouse seeded with N leads, and its own sandbox (started like
-include/demo/run_demo.py does). ``empty`` runs a DAG of the same shape (4 tasks, the mapped one
-with the same number of map indexes) whose tasks do nothing, with the same process setup.
+fresh copy of a SQLite warehouse seeded with N leads, a fresh copy of an empty SQLite contact
+ledger made by ``integra.ledger.upgrade`` (the connection ``integra_ledger``), and its own
+sandbox (started like include/demo/run_demo.py does). ``empty`` runs a DAG of the same shape (4
+tasks, the mapped one with the same number of map indexes) whose tasks do nothing, with the same
+process setup.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "include"))
-from _common import BENCH_DIR, DAG_ID, PYTHON, airflow_env, run_json, warehouse_conn
+from _common import BENCH_DIR, DAG_ID, PYTHON, airflow_env, run_json, sqlite_conn
 
 TOKEN = "ik_test_bench_token"
 EMPTY_DAG_ID = "integra_bench_empty_shape"
@@ -81,6 +83,14 @@ def seed_template(folder: Path, n: int) -> Path:
     return path
 
 
+def ledger_template(folder: Path) -> Path:
+    """An empty contact ledger, upgraded once (untimed); every run gets its own copy, so no run sees
+    another's batches, rejections or accounting."""
+    path = folder / "ledger-template.db"
+    run_json([str(BENCH_DIR / "bench_data.py"), "ledger", str(path)], airflow_env(folder / "seed-home"))
+    return path
+
+
 def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """The demo's own launcher, with this benchmark's token."""
     from demo.run_demo import start_sandbox as launch
@@ -100,8 +110,9 @@ def sandbox_stats(url: str) -> dict[str, int]:
         return json.load(response)
 
 
-def run_summary(warehouse: Path) -> dict[str, Any] | None:
-    with sqlite3.connect(warehouse) as conn:
+def run_summary(ledger: Path) -> dict[str, Any] | None:
+    """The run's accounting row in the ledger's ``integra_runs``."""
+    with sqlite3.connect(ledger) as conn:
         row = conn.execute(
             "SELECT sent, summary FROM integra_runs WHERE dag_id = ? ORDER BY recorded_at DESC LIMIT 1", (DAG_ID,)
         ).fetchone()
@@ -119,6 +130,7 @@ def run_once(
     n: int,
     airflow_db: Path,
     warehouse_template: Path,
+    ledger_template: Path,
     logical_date: str,
     map_indexes: int = 0,
 ) -> dict[str, Any]:
@@ -131,6 +143,8 @@ def run_once(
     shutil.copyfile(airflow_db, home / "airflow.db")
     warehouse = workdir / "warehouse.db"
     shutil.copyfile(warehouse_template, warehouse)
+    ledger = workdir / "ledger.db"
+    shutil.copyfile(ledger_template, ledger)
     if kind == "empty":
         dags = workdir / "dags"
         dags.mkdir()
@@ -144,7 +158,8 @@ def run_once(
             home,
             dags_folder=dags,
             extra={
-                "AIRFLOW_CONN_INTEGRA_WAREHOUSE": warehouse_conn(warehouse),
+                "AIRFLOW_CONN_INTEGRA_WAREHOUSE": sqlite_conn(warehouse),
+                "AIRFLOW_CONN_INTEGRA_LEDGER": sqlite_conn(ledger),
                 "AIRFLOW_CONN_INTEGRA_DEFAULT": sandbox_connection(url, TOKEN),
                 "INTEGRA_DATA_PATH": f"file://{workdir / 'data'}",
             },
@@ -168,7 +183,7 @@ def run_once(
     if proc.returncode != 0:
         raise RuntimeError(f"airflow dags test {dag_id} failed (rc {proc.returncode}); log: {log_path}")
     if kind == "real":
-        summary = run_summary(warehouse)
+        summary = run_summary(ledger)
         if summary is None or summary.get("status") != "ok":
             raise RuntimeError(f"the run recorded no ok summary ({summary and summary.get('status')}); log: {log_path}")
         sent = int(summary["counts"]["sent"])
@@ -195,12 +210,16 @@ def main(argv: list[str]) -> int:
     warehouse = workdir / f"warehouse-{n}.db"
     if not warehouse.exists():
         warehouse = seed_template(workdir, n)
+    ledger = workdir / "ledger-template.db"
+    if not ledger.exists():
+        ledger = ledger_template(workdir)
     result = run_once(
         workdir / f"run-{kind}-{n}",
         kind=kind,
         n=n,
         airflow_db=db,
         warehouse_template=warehouse,
+        ledger_template=ledger,
         logical_date=run_at().isoformat(),
         map_indexes=math.ceil(n * 0.96 / BATCH_SIZE),
     )

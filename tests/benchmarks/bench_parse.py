@@ -53,7 +53,7 @@ class Step(BaseOperator):
 PARAMS = {
     "dry_run": Param(False, type="boolean"),
     "scheduled_at": Param(None, type=["null", "string"]),
-    "resend_unconfirmed": Param(False, type="boolean"),
+    "resend_keys": Param([], type="array"),
 }
 
 with DAG(

@@ -19,7 +19,7 @@ import enum
 import hashlib
 import hmac
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from integra.ledger import tables
-from integra.ledger.store import LOOKUP_CHUNK, Ledger, bulk_insert, clip, insert_ignore, number_in, upsert, utc_now
+from integra.ledger.store import (
+    LOOKUP_CHUNK,
+    Ledger,
+    bulk_insert,
+    clip,
+    in_chunks,
+    insert_ignore,
+    upsert,
+    utc_now,
+)
 
 if TYPE_CHECKING:
     from integra.policy.contact import ContactPolicy
@@ -372,24 +381,19 @@ def cooled_down(
     Counts every batch that exists or may exist (created, sending, unknown), not only confirmed ones:
     a batch whose answer was lost may well have phoned its people.
     """
+    query = cooled_down_query(dag_id=dag_id, since=since, interval_end=interval_end)
+    return {row[0] for row in in_chunks(connection, query, tables.recipients.c.phone_e164, numbers)}
+
+
+def cooled_down_query(*, dag_id: str, since: datetime, interval_end: datetime) -> sa.Select[Any]:
+    """The numbers of :func:`cooled_down`, for any number."""
     r, c = tables.recipients.c, tables.campaigns.c
-    found: set[str] = set()
-    for start in range(0, len(numbers), LOOKUP_CHUNK):
-        chunk = numbers[start : start + LOOKUP_CHUNK]
-        query = (
-            sa.select(r.phone_e164)
-            .distinct()
-            .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
-            .where(
-                number_in(connection, r.phone_e164, chunk),
-                r.dag_id == dag_id,
-                r.claimed_at >= since,
-                r.interval_end != interval_end,
-                c.status.in_(MAY_EXIST),
-            )
-        )
-        found.update(connection.execute(query).scalars())
-    return found
+    return (
+        sa.select(r.phone_e164)
+        .distinct()
+        .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
+        .where(r.dag_id == dag_id, r.claimed_at >= since, r.interval_end != interval_end, c.status.in_(MAY_EXIST))
+    )
 
 
 def over_cap(
@@ -406,24 +410,33 @@ def over_cap(
 
     This campaign's own batches of the same day do not count: they are this very call.
     """
+    query = cap_holders_query(dag_id=dag_id, interval_end=interval_end, scheduled_at=scheduled_at, policy=policy)
+    return capped_numbers(in_chunks(connection, query, tables.recipients.c.phone_e164, numbers), policy)
+
+
+def cap_holders_query(
+    *, dag_id: str, interval_end: datetime, scheduled_at: datetime, policy: ContactPolicy
+) -> sa.Select[Any]:
+    """(number, key) of every person in another campaign day's batch that may call within the window."""
     r, c = tables.recipients.c, tables.campaigns.c
-    holders: defaultdict[str, list[str]] = defaultdict(list)
-    for start in range(0, len(numbers), LOOKUP_CHUNK):
-        chunk = numbers[start : start + LOOKUP_CHUNK]
-        query = (
-            sa.select(r.phone_e164, c.campaign_key)
-            .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
-            .where(
-                number_in(connection, r.phone_e164, chunk),
-                c.status.in_(MAY_EXIST),
-                c.scheduled_at > scheduled_at - policy.window,
-                c.scheduled_at < scheduled_at + policy.window,
-                ~sa.and_(c.dag_id == dag_id, c.interval_end == interval_end),
-            )
+    return (
+        sa.select(r.phone_e164, c.campaign_key)
+        .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
+        .where(
+            c.status.in_(MAY_EXIST),
+            c.scheduled_at > scheduled_at - policy.window,
+            c.scheduled_at < scheduled_at + policy.window,
+            ~sa.and_(c.dag_id == dag_id, c.interval_end == interval_end),
         )
-        for number, key in connection.execute(query):
-            holders[number].append(key)
-    return {n: sorted(keys) for n, keys in holders.items() if len(keys) >= policy.max_calls_per_number}
+    )
+
+
+def capped_numbers(holders: Iterable[Sequence[Any]], policy: ContactPolicy) -> dict[str, list[str]]:
+    """Numbers held by at least ``max_calls_per_number`` batches, with those batches' keys."""
+    keys: defaultdict[str, list[str]] = defaultdict(list)
+    for number, key in holders:
+        keys[number].append(key)
+    return {n: sorted(k) for n, k in keys.items() if len(k) >= policy.max_calls_per_number}
 
 
 def capped_detail(keys: Sequence[str]) -> str:

@@ -38,6 +38,27 @@ def number_in(connection: sa.Connection, column: sa.ColumnElement[str], numbers:
     return column.in_(numbers)
 
 
+#: Every suppressed number.
+SUPPRESSED = sa.select(tables.suppression_list.c.phone_e164)
+
+
+def in_chunks(
+    connection: sa.Connection, query: sa.Select[Any], column: sa.ColumnElement[str], numbers: Sequence[str]
+) -> list[sa.Row[Any]]:
+    """The rows of ``query`` whose ``column`` is one of ``numbers``, asked ``LOOKUP_CHUNK`` numbers at a time."""
+    rows: list[sa.Row[Any]] = []
+    for start in range(0, len(numbers), LOOKUP_CHUNK):
+        rows += connection.execute(query.where(number_in(connection, column, numbers[start : start + LOOKUP_CHUNK])))
+    return rows
+
+
+def at_most(connection: sa.Connection, query: sa.Select[Any], limit: int) -> list[sa.Row[Any]] | None:
+    """All rows of ``query`` if there are at most ``limit``, else None: a small side is cheaper fetched once
+    and intersected in memory than asked about in thousands of IN (...) look-ups."""
+    rows = list(connection.execute(query.limit(limit + 1)))
+    return rows if len(rows) <= limit else None
+
+
 def _dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
     """The dialect's own ``insert()`` (PostgreSQL, SQLite, MySQL), which knows its conflict clause."""
     from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -133,11 +154,7 @@ class Ledger:
     def suppressed(self, connection: sa.Connection, numbers: Sequence[str]) -> set[str]:
         """Which of ``numbers`` (E.164) are on the suppression list."""
         column = tables.suppression_list.c.phone_e164
-        found: set[str] = set()
-        for start in range(0, len(numbers), LOOKUP_CHUNK):
-            chunk = numbers[start : start + LOOKUP_CHUNK]
-            found.update(connection.execute(sa.select(column).where(number_in(connection, column, chunk))).scalars())
-        return found
+        return {row[0] for row in in_chunks(connection, SUPPRESSED, column, numbers)}
 
     def suppress(self, numbers: Iterable[str], *, reason: str, source: str) -> int:
         """Add numbers to the suppression list (an existing entry keeps its first reason)."""
