@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from integra import batches, scheduling
 from integra.ledger import Ledger
 from integra.ledger import idempotency as idem
+from integra.ledger.checks import NumberChecks
 from integra.masking import mask_phone
 from integra.pipeline.batching import BatchWriter
 from integra.pipeline.extract import run_dir
@@ -76,78 +77,6 @@ def warehouse_suppression(definition: CampaignDefinition, extracted: Mapping[str
     return numbers
 
 
-#: Above this many rows, a ledger set is asked about chunk by chunk instead of fetched once.
-PREFETCH_LIMIT = 1_000_000
-
-
-class _NumberChecks:
-    """The ledger's answers for this run's numbers: suppressed, phoned within the cooldown, capped.
-
-    Each set that is small (the usual case: an opt-out list, a campaign's last days, other campaigns'
-    same-day batches) is fetched once per run and intersected in memory; one over ``PREFETCH_LIMIT``
-    rows is asked about chunk by chunk (IN look-ups), so memory stays bounded on a large ledger.
-    """
-
-    def __init__(
-        self,
-        ledger: Ledger,
-        *,
-        dag_id: str,
-        interval_end: datetime,
-        since: datetime,
-        requested: datetime,
-        policy: ContactPolicy | None,
-    ) -> None:
-        from integra.ledger.store import SUPPRESSED, at_most
-
-        self.ledger, self.policy = ledger, policy
-        self.dag_id, self.interval_end, self.since, self.requested = dag_id, interval_end, since, requested
-        with ledger.engine.connect() as conn:
-            rows = at_most(conn, SUPPRESSED, PREFETCH_LIMIT)
-            self.suppressed = None if rows is None else {row[0] for row in rows}
-            rows = at_most(
-                conn, idem.cooled_down_query(dag_id=dag_id, since=since, interval_end=interval_end), PREFETCH_LIMIT
-            )
-            self.recent = None if rows is None else {row[0] for row in rows}
-            self.capped: dict[str, list[str]] | None = {}
-            if policy is not None:
-                query = idem.cap_holders_query(
-                    dag_id=dag_id, interval_end=interval_end, scheduled_at=requested, policy=policy
-                )
-                rows = at_most(conn, query, PREFETCH_LIMIT)
-                self.capped = None if rows is None else idem.capped_numbers(rows, policy)
-
-    def check(self, numbers: list[str], new: list[str]) -> tuple[set[str], set[str], dict[str, list[str]]]:
-        """(suppressed, cooled down, capped → holders) among ``numbers``; the cap only for the ``new`` ones."""
-        if self.suppressed is not None and self.recent is not None and self.capped is not None:
-            known = set(numbers)
-            return self.suppressed & known, self.recent & known, {n: self.capped[n] for n in new if n in self.capped}
-        with self.ledger.engine.connect() as conn:
-            suppressed = (
-                self.suppressed & set(numbers) if self.suppressed is not None else self.ledger.suppressed(conn, numbers)
-            )
-            recent = (
-                self.recent & set(numbers)
-                if self.recent is not None
-                else idem.cooled_down(
-                    conn, dag_id=self.dag_id, since=self.since, interval_end=self.interval_end, numbers=numbers
-                )
-            )
-            if self.capped is not None:
-                capped = {n: self.capped[n] for n in new if n in self.capped}
-            else:
-                assert self.policy is not None
-                capped = idem.over_cap(
-                    conn,
-                    dag_id=self.dag_id,
-                    interval_end=self.interval_end,
-                    scheduled_at=self.requested,
-                    numbers=new,
-                    policy=self.policy,
-                )
-        return suppressed, recent, capped
-
-
 def _rejection(base: Mapping[str, Any], lead: str, why: str, field: str, original: Any) -> dict[str, Any]:
     return {**base, "lead_id": lead, "reason": why, "field": field, "detail": REASON_TEXT.get(why, why), **original}
 
@@ -191,7 +120,7 @@ def build_recipients(
     )
     since = interval_end - timedelta(days=definition.cooldown_days)
     requested = scheduling.base_scheduled_at(interval_end, send_time=definition.send_time, timezone=definition.timezone)
-    checks = _NumberChecks(
+    checks = NumberChecks(
         ledger,
         dag_id=definition.dag_id,
         interval_end=interval_end,
