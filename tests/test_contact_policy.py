@@ -16,6 +16,7 @@ import yaml
 
 from tests.fixtures.campaign import BASE_DEFINITION, ROOT, future_run
 from tests.fixtures.databases import KIND_PARAMS
+from tests.fixtures.ledger import batch_record, members
 
 BUCKETS = ("sent", "skipped_late", "rejected", "suppressed", "duplicates", "cooled_down", "capped")
 
@@ -170,23 +171,12 @@ def _claim(args):
     conn_env, dag_id, numbers = args
     os.environ["AIRFLOW_CONN_INTEGRA_LEDGER"] = conn_env
     day = datetime(2026, 1, 1, 10, tzinfo=UTC)
-    batch = idem.BatchRecord(
-        key=f"{dag_id}:k",
-        dag_id=dag_id,
-        run_id="r",
-        interval_end=day,
-        batch_number=1,
-        batch_count=1,
-        digest="h",
-        name="n",
-        recipients_count=len(numbers),
-    )
-    members = [{"lead_id": n, "phone_e164": n, "phone_masked": "x", "recipient_name": "Ana"} for n in numbers]
+    batch = batch_record(f"{dag_id}:k", dag_id, day, len(numbers))
     claim = idem.claim(
         Ledger("integra_ledger"),
         batch,
         scheduled_at=day + timedelta(hours=3),
-        members=members,
+        members=members(numbers),
         policy=ContactPolicy(),
     )
     return claim.state.value, sorted(claim.capped)

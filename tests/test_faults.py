@@ -21,6 +21,7 @@ import pytest
 
 from tests.fixtures.campaign import ROOT, future_run
 from tests.fixtures.databases import KIND_PARAMS
+from tests.fixtures.ledger import batch_record
 
 
 def _ledger(campaign):
@@ -195,17 +196,7 @@ def _claim(args):
     conn_env, key = args
     os.environ["AIRFLOW_CONN_INTEGRA_LEDGER"] = conn_env
     day = datetime(2026, 1, 1, 10, tzinfo=UTC)
-    batch = idem.BatchRecord(
-        key=key,
-        dag_id="d",
-        run_id="r",
-        interval_end=day,
-        batch_number=1,
-        batch_count=1,
-        digest="h",
-        name="n",
-        recipients_count=1,
-    )
+    batch = batch_record(key, "d", day, 1)
     claim = idem.claim(
         Ledger("integra_ledger"),
         batch,

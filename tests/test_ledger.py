@@ -16,6 +16,7 @@ import pytest
 
 from tests.fixtures.campaign import ROOT, future_run
 from tests.fixtures.databases import KIND_PARAMS, Database
+from tests.fixtures.ledger import batch_record, members
 
 LEDGER_V1 = Path(__file__).parent / "data" / "ledger_v1.sql"
 CONN = "integra_ledger"
@@ -134,17 +135,7 @@ def test_a_first_version_ledger_is_migrated_with_every_row(kind, database_factor
     assert row["scheduled_at"] == datetime(2026, 10, 5, 13, tzinfo=UTC)
     assert row["claimed_at"] == datetime(2026, 10, 5, 9, tzinfo=UTC)
     # The promises hold across the upgrade: the old batch is still found, its people still cool down.
-    batch = idem.BatchRecord(
-        key=key,
-        dag_id="legacy_dag",
-        run_id="r",
-        interval_end=row["interval_end"],
-        batch_number=1,
-        batch_count=1,
-        digest="x",
-        name="n",
-        recipients_count=2,
-    )
+    batch = batch_record(key, "legacy_dag", row["interval_end"], 2)
     assert idem.claim(ledger, batch, scheduled_at=row["interval_end"], members=[]).state is idem.ClaimState.EXISTS
     with ledger.engine.connect() as conn:
         recent = idem.cooled_down(
@@ -315,22 +306,8 @@ def test_people_written_in_bulk_are_found_by_their_day_on_every_backend(ledger_d
     ledger = Ledger(CONN)
     day = datetime(2026, 12, 1, 10, tzinfo=UTC)
     numbers = [f"+5511987{i:06d}" for i in range(2_500)]
-    batch = idem.BatchRecord(
-        key="bulk",
-        dag_id="d",
-        run_id="r",
-        interval_end=day,
-        batch_number=1,
-        batch_count=1,
-        digest="x",
-        name="n",
-        recipients_count=len(numbers),
-    )
-    members = [
-        {"lead_id": f"L{i}", "phone_e164": n, "phone_masked": "x", "recipient_name": "Ana"}
-        for i, n in enumerate(numbers)
-    ]
-    assert idem.claim(ledger, batch, scheduled_at=day, members=members).state is idem.ClaimState.CLAIMED
+    batch = batch_record("bulk", "d", day, len(numbers))
+    assert idem.claim(ledger, batch, scheduled_at=day, members=members(numbers)).state is idem.ClaimState.CLAIMED
     assert len(idem.day_members(ledger, "d", day)) == len(numbers)
     with ledger.engine.connect() as conn:
         later = idem.cooled_down(
