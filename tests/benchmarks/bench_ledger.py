@@ -32,69 +32,37 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
 from _common import DAG_ID, emit, sqlite_conn
+
+from tests.fixtures.databases import create_server_database, drop_server_database
 
 CONN_ID = "integra_ledger"
 KINDS = ("sqlite", "postgres", "mysql")
 LABELS = {"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MariaDB"}
 MEMBERS = 10_000
 FLOOR_TABLE = "bench_floor_recipients"
-# The servers of this machine (as tests/fixtures/databases.py): trust / no password.
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
-MYSQL = {"host": "127.0.0.1", "port": 3306, "user": "root", "database": "test"}
 
 
 # -- scratch databases ----------------------------------------------------------------------------------
 
 
-def _admin(kind: str) -> Any:
-    """An autocommit connection to the server's maintenance database."""
-    if kind == "postgres":
-        import psycopg2
-
-        conn = psycopg2.connect(**PG, connect_timeout=3)
-        conn.autocommit = True
-        return conn
-    import MySQLdb
-
-    return MySQLdb.connect(**MYSQL, connect_timeout=3, autocommit=True)
-
-
 def create_database(kind: str) -> str:
-    """An empty database ``integra_bench_<hex>`` on the server; its URI (MySQL: utf8mb4, binary collation)."""
-    name = f"integra_bench_{uuid.uuid4().hex[:10]}"
-    with closing(_admin(kind)) as admin, closing(admin.cursor()) as cur:
-        if kind == "postgres":
-            cur.execute(f'CREATE DATABASE "{name}"')
-            return f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-        return f"mysql://{MYSQL['user']}@{MYSQL['host']}:{MYSQL['port']}/{name}"
+    """An empty scratch database ``integra_bench_<hex>`` on the server (the tests' own helper); its URI."""
+    return create_server_database(kind, prefix="integra_bench_")
 
 
 def drop_database(kind: str, uri: str) -> None:
     """Drop the scratch database behind ``uri``, ending sessions left in it first."""
-    name = urlsplit(uri).path.lstrip("/")
-    if not name.startswith("integra_bench_"):
-        raise ValueError(f"not a benchmark scratch database: {name!r}")
-    with closing(_admin(kind)) as admin, closing(admin.cursor()) as cur:
-        if kind == "postgres":
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            return
-        import MySQLdb
-
-        cur.execute("SET SESSION lock_wait_timeout = 30")
-        cur.execute("SELECT id FROM information_schema.processlist WHERE db = %s AND id <> CONNECTION_ID()", (name,))
-        for (session_id,) in cur.fetchall():
-            with suppress(MySQLdb.OperationalError):
-                cur.execute(f"KILL CONNECTION {int(session_id)}")
-        cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    if not urlsplit(uri).path.lstrip("/").startswith("integra_bench_"):
+        raise ValueError(f"not a benchmark scratch database: {uri!r}")
+    drop_server_database(kind, uri)
 
 
 def airflow_conn(kind: str, target: str) -> str:
