@@ -48,13 +48,16 @@ Normalises numbers to E.164, cleans names, builds dynamic variables, drops dupli
 every recipient, drops numbers on the suppression list or phoned within the cooldown (by E.164, against
 the ledger), records rejected leads with their reason in `integra_rejected_leads`, and writes batches
 of at most `max_recipients_per_campaign`. Numbers another campaign may phone within the contact
-policy's `per_days` are `capped`. Leads already in a batch of this day keep it, and so do
-their numbers.
+policy's `per_days` are `capped`. Batches are formed per zone group (the recipients' own time zones,
+state rules and holidays; the group is in the campaign name). Leads already in a batch of this day
+keep it, and so do their numbers.
 **If it fails**: it sent nothing; fix the cause and clear the task.
 """
 CREATE_DOC = """
-`IntegraOperator`, one instance per batch. Claims the batch key in `integra_campaigns` (leaving out
-numbers over the contact policy's cap, checked again here, race-safe), POSTs the campaign once,
+`IntegraOperator`, one instance per batch. Schedules it inside every recipient's window in their
+own zone (from their numbers), moving a closed day to the next open one. Claims the batch key in
+`integra_campaigns` (leaving out numbers over the contact policy's cap, checked again here, race-safe),
+POSTs the campaign once,
 stores its id. The **Integra campaign** button opens it in the panel.
 **If it fails with "outcome unknown"**: open the Integra panel and look for the campaign named in
 the error. If it exists, run `python -m integra.ledger mark-created <key> <campaign_id>`; if it does
@@ -135,7 +138,8 @@ def build_dag(definition: CampaignDefinition, policy: ContactPolicy) -> DAG:
             send_time=definition.send_time.strftime("%H:%M"),
             timezone=definition.timezone,
             calling_window=definition.calling_window,
-            holidays=[d.isoformat() for d in definition.holidays],
+            holidays=definition.holidays.model_dump(mode="json"),
+            state_rules=definition.state_rules,
             late_policy=definition.late_policy.value,
             late_grace=definition.late_grace,
             scheduled_at="{{ params.scheduled_at }}",

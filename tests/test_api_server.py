@@ -137,9 +137,10 @@ def test_rest_api_shows_the_run_and_links_to_the_campaigns(
         ("record_campaigns", -1): "success",
     }
     mapped = sorted((ti for ti in instances if ti["task_id"] == "create_campaign"), key=lambda ti: ti["map_index"])
-    # The map index shows the campaign name, whose "(k/n)" counts the day's batches by position.
+    # The map index shows the campaign name: "(k/n)" counts the day's batches by position, then the zone group.
     labels = [ti["rendered_map_index"] for ti in mapped]
-    assert [label.rsplit(" ", 1)[-1] for label in labels] == ["(1/3)", "(2/3)", "(3/3)"], labels
+    assert [label.split(" · ")[0].rsplit(" ", 1)[-1] for label in labels] == ["(1/3)", "(2/3)", "(3/3)"], labels
+    assert all(label.endswith(" · UTC-3 SP") for label in labels), labels
 
     plugins = {p["name"]: p for p in api_server.get("/plugins")["plugins"]}
     assert "integra" in plugins, plugins

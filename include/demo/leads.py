@@ -308,6 +308,7 @@ def generate_leads(
     bad_ratio: float = 0.04,
     id_prefix: str = "L",
     with_kind: bool = False,
+    area_codes: Sequence[str] | None = None,
 ) -> Iterator[Row]:
     """Yield n synthetic leads, identical for identical arguments.
 
@@ -316,7 +317,8 @@ def generate_leads(
     BAD_KINDS at seeded positions; about 1% are valid foreign numbers (good rows).
     Good Brazilian numbers are unique for n <= 10**7, so the only repeated numbers
     are the "duplicate_phone" rows. with_kind=True adds "_kind": "good" or the bad
-    kind, and changes nothing else.
+    kind, and changes nothing else. area_codes limits the Brazilian numbers to those DDDs (one
+    state's list, say) and leaves out foreign numbers.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
@@ -327,17 +329,30 @@ def generate_leads(
     low, high = math.ceil(start.timestamp()), math.ceil(end.timestamp())
     if n and high <= low:
         raise ValueError(f"empty interval: start={start.isoformat()} end={end.isoformat()}")
-    return _generate(n, low, high, seed, bad_ratio, id_prefix, with_kind)
+    cities = _CITY_TABLE
+    if area_codes is not None:
+        cities = tuple(entry for entry in _CITY_TABLE if entry[0] in set(area_codes))
+        if not cities:
+            raise ValueError(f"no known area code among {list(area_codes)}")
+    return _generate(n, low, high, seed, bad_ratio, id_prefix, with_kind, cities, area_codes is None)
 
 
 def _generate(
-    n: int, low: int, high: int, seed: int, bad_ratio: float, id_prefix: str, with_kind: bool
+    n: int,
+    low: int,
+    high: int,
+    seed: int,
+    bad_ratio: float,
+    id_prefix: str,
+    with_kind: bool,
+    cities: tuple[tuple[str, str], ...] = _CITY_TABLE,
+    foreign: bool = True,
 ) -> Iterator[Row]:
     """The generator body; split out so argument errors raise at call time, not at first next()."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
     rand = rng.random
     n_bad = min(n, round(n * bad_ratio))
-    n_foreign = min(n - n_bad, round(n * FOREIGN_RATIO))
+    n_foreign = min(n - n_bad, round(n * FOREIGN_RATIO)) if foreign else 0
     special: dict[int, str] = {}
     for j, position in enumerate(rng.sample(range(n), n_bad + n_foreign)):
         special[position] = BAD_KINDS[j % len(BAD_KINDS)] if j < n_bad else "foreign"
@@ -355,7 +370,7 @@ def _generate(
         created_at = (epoch + seconds * (low + int(rand() * span))).isoformat(" ")
         full_name, first, last = _full_name(rand)
         company, company_word = _company(rand)
-        ddd, city = _pick(rand, _CITY_TABLE)
+        ddd, city = _pick(rand, cities)
         product = _pick(rand, PRODUCTS)
         email = _email(rand, first, last, company_word)
         suffix = f"{(multiplier * i + offset) % _SUBSCRIBER_SPACE:07d}"

@@ -12,7 +12,7 @@ import re
 import string
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +23,10 @@ from integra import scheduling
 from integra.contract import MAX_RECIPIENTS
 from integra.exceptions import CampaignDefinitionError
 from integra.models import CampaignConfig, field_path
+from integra.policy.calendars import HolidaySettings
+
+if TYPE_CHECKING:
+    from integra.policy.local_time import LocalRules
 
 ROOT = Path(__file__).resolve().parents[2]
 # LibYAML's safe loader when PyYAML was built with it (about 10x faster), else the pure-Python one.
@@ -40,7 +44,7 @@ def sql_dir() -> Path:
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NAME_FIELDS = {"date", "batch", "batches", "dag_id"}
+_NAME_FIELDS = {"date", "batch", "batches", "dag_id", "zone"}
 
 
 def _identifier(value: str) -> str:
@@ -130,7 +134,8 @@ class CampaignDefinition(_Strict):
     send_time: time = time(10, 0)
     timezone: str = "America/Sao_Paulo"
     calling_window: dict[str, str | None] | None = None
-    holidays: list[date] = Field(default_factory=list)
+    state_rules: bool = True
+    holidays: HolidaySettings = Field(default_factory=HolidaySettings)
     late_policy: scheduling.LatePolicy = scheduling.LatePolicy.SHIFT
     late_grace_hours: Annotated[float, Field(ge=0, le=72)] = 6
 
@@ -152,6 +157,12 @@ class CampaignDefinition(_Strict):
     def _tz(cls, value: str) -> str:
         return _timezone(value)
 
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _holiday_list(cls, value: Any) -> Any:
+        """A plain list of dates keeps its old meaning, now on top of the package's holidays."""
+        return {"extra": value} if isinstance(value, list) else value
+
     @field_validator("dynamic_variables")
     @classmethod
     def _variables(cls, value: dict[str, str]) -> dict[str, str]:
@@ -168,7 +179,8 @@ class CampaignDefinition(_Strict):
         unknown = names - _NAME_FIELDS
         if unknown:
             raise ValueError(
-                f"unknown placeholder(s) {sorted(unknown)}; use only {{date}}, {{batch}}, {{batches}}, {{dag_id}}"
+                f"unknown placeholder(s) {sorted(unknown)}; "
+                "use only {date}, {batch}, {batches}, {zone}, {dag_id}"
             )
         return value
 
@@ -229,12 +241,21 @@ class CampaignDefinition(_Strict):
     # -- derived --------------------------------------------------------------------------------
 
     def window(self) -> scheduling.CallingWindow:
+        """The campaign's own hours in its own zone, closed on the ``extra`` holidays only."""
         if self.calling_window is None:
             default = scheduling.CallingWindow.default(self.timezone)
             return scheduling.CallingWindow(
-                hours=default.hours, holidays=frozenset(self.holidays), timezone=self.timezone
+                hours=default.hours, holidays=frozenset(self.holidays.extra), timezone=self.timezone
             )
-        return scheduling.CallingWindow.from_spec(self.calling_window, self.holidays, timezone=self.timezone)
+        return scheduling.CallingWindow.from_spec(self.calling_window, self.holidays.extra, timezone=self.timezone)
+
+    def local_rules(self) -> LocalRules:
+        """The rules each recipient is called under, in their own zone (see ``integra.policy.local_time``)."""
+        from integra.policy.local_time import LocalRules
+
+        return LocalRules(
+            hours=self.window().hours, holidays=self.holidays, state_rules=self.state_rules, timezone=self.timezone
+        )
 
     @property
     def sql_path(self) -> Path:
@@ -252,8 +273,10 @@ class CampaignDefinition(_Strict):
     def start_datetime(self) -> datetime:
         return datetime.combine(self.start_date, time(0), tzinfo=ZoneInfo(self.schedule.timezone))
 
-    def campaign_name(self, *, day: str, batch: int, batches: int) -> str:
-        return self.name_template.format(date=day, batch=batch, batches=batches, dag_id=self.dag_id)
+    def campaign_name(self, *, day: str, batch: int, batches: int, zone: str = "") -> str:
+        """The template filled in; a template without ``{zone}`` gets the zone group appended."""
+        name = self.name_template.format(date=day, batch=batch, batches=batches, dag_id=self.dag_id, zone=zone)
+        return name if not zone or "{zone}" in self.name_template else f"{name} · {zone}"
 
 
 def load_definition(path: Path) -> CampaignDefinition:

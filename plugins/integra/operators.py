@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from integra.hooks import IntegraHook
     from integra.ledger import Ledger
     from integra.models import CampaignCreated, CampaignRequest
+    from integra.policy.local_time import LocalRules
 
 
 class IntegraOperator(BaseOperator):
@@ -50,8 +51,12 @@ class IntegraOperator(BaseOperator):
         data interval), batch number and a keyed digest of the numbers.
     :param send_time: local wall-clock start, "HH:MM".
     :param timezone: IANA timezone of the campaign.
-    :param calling_window: ``{"mon": "09:00-21:00", ..., "sun": None}``; default Brazilian rule.
-    :param holidays: ISO dates on which nobody is called.
+    :param calling_window: ``{"mon": "09:00-21:00", ..., "sun": None}``; default Brazilian rule. It applies
+        in each recipient's own zone (from the number), narrowed by their state's law when ``state_rules``.
+    :param holidays: ``integra.policy.calendars.HolidaySettings`` as a mapping (country, subdivisions,
+        categories, extra), or a list of ISO dates added to the defaults (Brazil's and the recipient's state's
+        public holidays).
+    :param state_rules: narrow the window by state telemarketing laws (``integra.policy.state_rules``).
     :param late_policy: ``shift`` (default), ``skip`` or ``fail`` when the time is already past.
     :param late_grace: how far past the requested time a shift may go.
     :param dry_run: validate and log a summary; POST nothing, change no ledger state (templated).
@@ -95,7 +100,8 @@ class IntegraOperator(BaseOperator):
         send_time: str = "10:00",
         timezone: str = "America/Sao_Paulo",
         calling_window: Mapping[str, str | None] | None = None,
-        holidays: Sequence[str] = (),
+        holidays: Sequence[str] | Mapping[str, Any] = (),
+        state_rules: bool = True,
         late_policy: str = scheduling.LatePolicy.SHIFT.value,
         late_grace: timedelta = timedelta(hours=6),
         dry_run: bool | str = False,
@@ -120,6 +126,7 @@ class IntegraOperator(BaseOperator):
         self.timezone = timezone
         self.calling_window = calling_window
         self.holidays = holidays
+        self.state_rules = state_rules
         self.late_policy = late_policy
         self.late_grace = late_grace
         # Shadows BaseOperator.dry_run(), Airflow's legacy "render only" helper, on purpose: the
@@ -154,28 +161,41 @@ class IntegraOperator(BaseOperator):
             return self.recipients
         return batches.read_recipient_rows(self.recipients)
 
-    def _window(self) -> scheduling.CallingWindow:
-        from datetime import date
+    def _rules(self) -> LocalRules:
+        from integra.policy.calendars import HolidaySettings
+        from integra.policy.local_time import LocalRules
 
-        holidays = [date.fromisoformat(str(day)) for day in self.holidays]
+        spec = self.holidays
+        settings = HolidaySettings.model_validate(dict(spec) if isinstance(spec, Mapping) else {"extra": list(spec)})
         if self.calling_window is None:
-            base = scheduling.CallingWindow.default(self.timezone)
-            return scheduling.CallingWindow(hours=base.hours, holidays=frozenset(holidays), timezone=self.timezone)
-        return scheduling.CallingWindow.from_spec(self.calling_window, holidays, timezone=self.timezone)
+            hours = scheduling.CallingWindow.default(self.timezone).hours
+        else:
+            hours = scheduling.CallingWindow.from_spec(self.calling_window, timezone=self.timezone).hours
+        return LocalRules(hours=hours, holidays=settings, state_rules=self.state_rules, timezone=self.timezone)
 
-    def decide_schedule(self, context: Context, *, now: datetime | None = None) -> scheduling.ScheduleDecision:
-        """Requested time (explicit, or the run's day at send_time), then window and late policy."""
+    def decide_schedule(
+        self, context: Context, *, now: datetime | None = None, numbers: Sequence[str] = ()
+    ) -> scheduling.ScheduleDecision:
+        """Requested time (explicit, or the run's day at send_time in the recipients' zones), then their
+        window (every recipient's own hours, state rules and holidays) and the late policy."""
+        from integra.policy.local_time import locality_of
+
+        rules = self._rules()
+        try:
+            rules.holidays.check()
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        day = rules.calling_day(scheduling.run_for(context))
+        localities = {locality_of(str(number)) for number in numbers}
         if self.scheduled_at:
             requested = arguments.parse_scheduled_at(self.scheduled_at)
         else:
-            requested = scheduling.base_scheduled_at(
-                scheduling.run_for(context), send_time=arguments.parse_send_time(self.send_time), timezone=self.timezone
-            )
+            requested = rules.requested(localities, day, arguments.parse_send_time(self.send_time))
         try:
             return scheduling.resolve_schedule(
                 requested,
                 now=now or datetime.now(UTC),
-                window=self._window(),
+                window=rules.window(localities, day),
                 policy=scheduling.LatePolicy(self.late_policy),
                 grace=self.late_grace,
             )
@@ -222,7 +242,7 @@ class IntegraOperator(BaseOperator):
             raise AirflowFailException(idem.in_doubt_message(existing, str(self.ledger_conn_id)))
 
         # 2. When: the requested time, the calling window and the late policy.
-        decision = self.decide_schedule(context)
+        decision = self.decide_schedule(context, numbers=[str(r["phone_number"]) for r in recipients])
         name = f"{self.name} [{idem.short_key(key)}]"
         batch = idem.BatchRecord(
             key=key,

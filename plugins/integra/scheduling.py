@@ -16,16 +16,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "DEFAULT_TIMEZONE",
     "SEARCH_DAYS",
     "CallingWindow",
+    "IntersectionWindow",
     "LatePolicy",
     "LateRunError",
     "ScheduleDecision",
+    "at_local",
     "base_scheduled_at",
     "resolve_schedule",
     "to_iso",
@@ -37,7 +39,6 @@ SEARCH_DAYS = 400
 
 DAY_NAMES: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPEC_FORMAT = "'HH:MM-HH:MM' (24-hour clock, e.g. '09:00-21:00'), or None for closed"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
 Hours = tuple[time, time]
@@ -66,48 +67,16 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def _epoch_seconds(value: datetime) -> int:
-    """Whole seconds since the epoch, floored, with exact integer arithmetic."""
-    return (value - _EPOCH) // _SECOND
-
-
-def _offset_at(seconds: int, zone: ZoneInfo) -> timedelta | None:
-    return (_EPOCH + timedelta(seconds=seconds)).astimezone(zone).utcoffset()
-
-
-def _find_transition(before: datetime, after: datetime, zone: ZoneInfo) -> datetime:
-    """First whole second in (before, after] carrying ``after``'s UTC offset.
-
-    Requires different offsets at the two ends. tzdata transitions fall on whole seconds, so the
-    result is the exact transition instant (in UTC).
-    """
-    target = after.astimezone(zone).utcoffset()
-    lo = _epoch_seconds(before)
-    hi = -((_EPOCH - after) // _SECOND)  # ceiling
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _offset_at(mid, zone) == target:
-            hi = mid
-        else:
-            lo = mid
-    return _EPOCH + timedelta(seconds=hi)
-
-
 def _localize(day: date, at: time, zone: ZoneInfo) -> datetime:
     """The real instant of wall time ``day at`` in ``zone``.
 
-    Ambiguous (fall-back) wall times take the first occurrence; nonexistent (spring-forward) ones
-    move forward to the first valid instant after the gap, i.e. the transition itself.
+    Ambiguous (fall-back) wall times take the first occurrence; a nonexistent (spring-forward) one is
+    moved forward by the length of the gap, dateutil's ``resolve_imaginary`` (pendulum's convention too):
+    02:30 on a day that jumps from 02:00 to 03:00 becomes 03:30.
     """
-    naive = datetime.combine(day, at.replace(tzinfo=None))
-    first = naive.replace(tzinfo=zone, fold=0)
-    back = _utc(first).astimezone(zone)
-    if back.replace(tzinfo=None, fold=0) == naive:
-        return back
-    # In a gap fold=1 uses the later (larger) offset, so it maps to an earlier UTC instant than fold=0:
-    # the transition lies between the two.
-    earlier = _utc(naive.replace(tzinfo=zone, fold=1))
-    return _find_transition(earlier, _utc(first), zone).astimezone(zone)
+    from dateutil.tz import resolve_imaginary  # already imported by Airflow itself
+
+    return resolve_imaginary(datetime.combine(day, at.replace(tzinfo=None)).replace(tzinfo=zone, fold=0))
 
 
 def _floor_second(value: datetime) -> datetime:
@@ -150,6 +119,16 @@ def base_scheduled_at(run_day: datetime, *, send_time: time, timezone: str) -> d
         raise ValueError(f"send_time must be a naive wall-clock time in the campaign timezone, got {send_time!r}")
     zone = _zone(timezone)
     return _localize(run_day.astimezone(zone).date(), send_time, zone)
+
+
+def at_local(day: date, at: time, timezone: str) -> datetime:
+    """The real instant of wall time ``day at`` in ``timezone`` (first occurrence; after a gap when it has none)."""
+    return _localize(day, at, _zone(timezone))
+
+
+def utc_of(value: datetime) -> datetime:
+    """Sort key for instants: compare in UTC, never by wall clock."""
+    return _utc(value)
 
 
 def run_for(context: Mapping[str, Any]) -> datetime:
@@ -281,11 +260,13 @@ class CallingWindow:
         return hours is not None and hours[0] <= local.time() < hours[1]
 
     def next_opening(self, at: datetime) -> datetime | None:
-        """Earliest instant >= ``at`` inside the window, in the window zone; None if closed for SEARCH_DAYS.
+        """Earliest opening >= ``at``, in the window zone; None if closed for SEARCH_DAYS.
 
-        Returns ``at`` itself when already inside. Besides each day's opening (either occurrence
-        when the wall time repeats, or the end of the gap when it does not exist), a DST transition
-        can land the clock inside the window, so those instants are candidates too.
+        Returns ``at`` itself when already inside, else the first of the days' openings inside the
+        window: the opening's first occurrence, its second when the clock falls back over it, or, when
+        a gap swallows it, the opening moved forward by the gap. On a day whose offset changes, a
+        clock that jumps or falls back into the window is not an opening: the answer may be later
+        than the first instant inside, never earlier and never outside.
         """
         _require_aware(at, "at")
         zone = self.zone
@@ -314,15 +295,72 @@ class CallingWindow:
 
     @staticmethod
     def _entry_instants(day: date, opens: time, zone: ZoneInfo) -> list[datetime]:
-        """UTC instants where the wall clock may enter ``day``'s window: its opening, and DST jumps."""
+        """UTC instants where ``day``'s window may open: its opening (either occurrence when the wall
+        time repeats; moved past a gap when it does not exist) and the day's start."""
         naive = datetime.combine(day, opens)
-        candidates = [_utc(_localize(day, opens, zone)), _utc(naive.replace(tzinfo=zone, fold=1))]
-        day_start = _utc(_localize(day, time(0), zone))
-        day_end = _utc(_localize(day + timedelta(days=1), time(0), zone)) - _SECOND
-        if day_end > day_start and day_start.astimezone(zone).utcoffset() != day_end.astimezone(zone).utcoffset():
-            candidates.append(_find_transition(day_start, day_end, zone))
-        candidates.append(day_start)
-        return candidates
+        return [
+            _utc(_localize(day, opens, zone)),
+            _utc(naive.replace(tzinfo=zone, fold=1)),
+            _utc(_localize(day, time(0), zone)),
+        ]
+
+
+class Window(Protocol):
+    """What ``resolve_schedule`` needs of a window: one zone's, or the intersection of several."""
+
+    @property
+    def zone(self) -> ZoneInfo: ...
+
+    def contains(self, at: datetime) -> bool: ...
+
+    def next_opening(self, at: datetime) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class IntersectionWindow:
+    """Open only when every part is open: recipients who may be in several zones, or under several rules.
+
+    Times are shown in the first part's zone.
+    """
+
+    parts: tuple[CallingWindow, ...]
+
+    def __post_init__(self) -> None:
+        """An intersection of nothing would be always open: refuse it."""
+        if not self.parts:
+            raise ValueError("an intersection window needs at least one part")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.parts[0].zone
+
+    @property
+    def timezone(self) -> str:
+        return self.parts[0].timezone
+
+    def contains(self, at: datetime) -> bool:
+        return all(part.contains(at) for part in self.parts)
+
+    def next_opening(self, at: datetime) -> datetime | None:
+        """Earliest instant >= ``at`` inside every part; None if there is none within SEARCH_DAYS.
+
+        Each part's next opening is never later than the answer, so moving to the latest of them and
+        repeating reaches the answer exactly.
+        """
+        _require_aware(at, "at")
+        current = _utc(at)
+        limit = current + timedelta(days=SEARCH_DAYS)
+        while current <= limit:
+            moved = False
+            for part in self.parts:
+                found = part.next_opening(current)
+                if found is None:
+                    return None
+                if _utc(found) > current:
+                    current, moved = _utc(found), True
+            if not moved:
+                return current.astimezone(self.zone)
+        return None
 
 
 # --------------------------------------------------------------------------- decision
@@ -362,7 +400,7 @@ class ScheduleDecision:
             raise ValueError(f"action must be 'send' or 'skip', got {self.action!r}")
 
 
-def _whole_second_opening(window: CallingWindow, at: datetime, floor: datetime) -> datetime | None:
+def _whole_second_opening(window: Window, at: datetime, floor: datetime) -> datetime | None:
     """``window.next_opening(at)`` at whole seconds, never before ``floor``.
 
     Truncates; rounds up only when truncating would fall before ``floor``, and looks for the next
@@ -387,7 +425,7 @@ def resolve_schedule(
     requested_at: datetime,
     *,
     now: datetime,
-    window: CallingWindow,
+    window: Window,
     policy: LatePolicy = LatePolicy.SHIFT,
     grace: timedelta = timedelta(hours=6),
     min_lead: timedelta = timedelta(minutes=5),

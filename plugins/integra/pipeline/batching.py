@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
     from integra.definitions import CampaignDefinition
+    from integra.pipeline.zones import ZoneGroups
 
 
 class BatchWriter:
@@ -40,23 +41,27 @@ class BatchWriter:
         self.previous = previous
         self.variables = variables
         self.secret = secret
-        self.pending: list[pd.DataFrame] = []
-        self.pending_rows = 0
+        self.pending: dict[int, list[pd.DataFrame]] = {}
+        self.pending_rows: dict[int, int] = {}
         self.taken_numbers = {int(row["batch_number"]) for row in previous.values()}
-        self.written: list[dict[str, Any]] = []  # new batches: number, path, rows, digest
+        self.written: list[dict[str, Any]] = []  # new batches: number, path, rows, digest, group
         self.sticky: dict[str, list[pd.DataFrame]] = {}
+        self.sticky_groups: dict[str, set[int]] = {}
 
-    def add(self, good: pd.DataFrame, sticky: pd.Series) -> None:
-        """Add valid, unique recipients; rows flagged ``sticky`` go back into their earlier batch."""
+    def add(self, good: pd.DataFrame, sticky: pd.Series, group: pd.Series) -> None:
+        """Add valid, unique recipients of zone ``group``s; rows flagged ``sticky`` go back into their earlier batch."""
         if sticky.any():
             keys = good["lead_id"][sticky].map(lambda lead: self.previous[lead]["campaign_key"])
             for key, part in good[sticky].groupby(keys):
                 self.sticky.setdefault(str(key), []).append(part)
-            good = good[~sticky]
-        self.pending.append(good)
-        self.pending_rows += len(good)
-        while self.pending_rows >= self.size:
-            self._cut(self.size)
+                self.sticky_groups.setdefault(str(key), set()).update(group[part.index].tolist())
+            good, group = good[~sticky], group[~sticky]
+        for number, part in good.groupby(group, sort=True):
+            gid = int(number)
+            self.pending.setdefault(gid, []).append(part)
+            self.pending_rows[gid] = self.pending_rows.get(gid, 0) + len(part)
+            while self.pending_rows[gid] >= self.size:
+                self._cut(gid, self.size)
 
     def _next_number(self) -> int:
         number = 1
@@ -65,12 +70,12 @@ class BatchWriter:
         self.taken_numbers.add(number)
         return number
 
-    def _cut(self, rows: int) -> None:
+    def _cut(self, group: int, rows: int) -> None:
         import pandas as pd
 
-        frame = pd.concat(self.pending, ignore_index=True)
+        frame = pd.concat(self.pending[group], ignore_index=True)
         batch, rest = frame.iloc[:rows], frame.iloc[rows:]
-        self.pending, self.pending_rows = [rest], len(rest)
+        self.pending[group], self.pending_rows[group] = [rest], len(rest)
         number = self._next_number()
         self.written.append(
             {
@@ -78,6 +83,7 @@ class BatchWriter:
                 "path": self._write(batch, number),
                 "rows": len(batch),
                 "digest": batch_digest(self.secret, batch["phone_number"].tolist()),
+                "group": group,
             }
         )
 
@@ -104,31 +110,44 @@ class BatchWriter:
                 pq.write_table(pa.table(columns), handle)
         return str(path)
 
-    def close(self, definition: CampaignDefinition, interval_end: datetime) -> list[dict[str, Any]]:
+    def close(self, definition: CampaignDefinition, interval_end: datetime, groups: ZoneGroups) -> list[dict[str, Any]]:
         """Write what is left; the mapped ``create_campaign`` arguments, one dict per batch."""
         import pandas as pd
 
-        if self.pending_rows:
-            self._cut(self.pending_rows)
+        for group in sorted(self.pending_rows, key=groups.label):
+            if self.pending_rows[group]:
+                self._cut(group, self.pending_rows[group])
         numbers = {row["campaign_key"]: int(row["batch_number"]) for row in self.previous.values()}
         entries = [
-            (numbers[key], key, self._write(pd.concat(parts), numbers[key]), sum(len(p) for p in parts))
+            (
+                numbers[key],
+                key,
+                self._write(pd.concat(parts), numbers[key]),
+                sum(len(p) for p in parts),
+                groups.labels(self.sticky_groups[key]),
+            )
             for key, parts in self.sticky.items()
         ]
         entries += [
-            (b["number"], batch_key(definition.dag_id, interval_end, b["number"], b["digest"]), b["path"], b["rows"])
+            (
+                b["number"],
+                batch_key(definition.dag_id, interval_end, b["number"], b["digest"]),
+                b["path"],
+                b["rows"],
+                groups.label(b["group"]),
+            )
             for b in self.written
         ]
         total = len(entries)
-        local_day = interval_end.astimezone(definition.window().zone).date().isoformat()
+        local_day = groups.day.isoformat()
         return [
             {
                 "recipients": path,
                 "batch_number": number,
                 "batch_count": total,
-                "name": definition.campaign_name(day=local_day, batch=position, batches=total),
+                "name": definition.campaign_name(day=local_day, batch=position, batches=total, zone=zone),
                 "idempotency_key": key,
                 "recipients_count": rows,
             }
-            for position, (number, key, path, rows) in enumerate(sorted(entries), start=1)
+            for position, (number, key, path, rows, zone) in enumerate(sorted(entries), start=1)
         ]

@@ -12,9 +12,11 @@ from collections import Counter
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from integra import batches, scheduling
+from integra.exceptions import CampaignDefinitionError
 from integra.ledger import Ledger
 from integra.ledger import idempotency as idem
 from integra.ledger.checks import NumberChecks
@@ -22,6 +24,7 @@ from integra.masking import mask_phone
 from integra.pipeline.batching import BatchWriter
 from integra.pipeline.extract import run_dir
 from integra.pipeline.names import MAX_VARIABLE_LENGTH, clean_names, has_control
+from integra.pipeline.zones import ZoneGroups
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,6 +121,12 @@ def build_recipients(
         list(definition.dynamic_variables),
         ledger.digest_secret,
     )
+    rules = definition.local_rules()
+    try:
+        definition.holidays.check()
+    except ValueError as exc:
+        raise CampaignDefinitionError(f"{Path(definition.source_file).name}: {exc}") from exc
+    groups = ZoneGroups(rules, rules.calling_day(interval_end))
     since = interval_end - timedelta(days=definition.cooldown_days)
     requested = scheduling.base_scheduled_at(interval_end, send_time=definition.send_time, timezone=definition.timezone)
     checks = NumberChecks(
@@ -250,9 +259,9 @@ def build_recipients(
         if rejections and not dry_run:
             ledger.record_rejections(rejections)
         counts["rejected"] += sum(1 for r in rejections if r["reason"] not in ("duplicate_phone", "capped"))
-        writer.add(good[keep], sticky[keep])
+        writer.add(good[keep], sticky[keep], groups.of(good["phone_number"][keep]))
 
-    batch_list = writer.close(definition, interval_end)
+    batch_list = writer.close(definition, interval_end, groups)
     counts["batched"] = sum(b["recipients_count"] for b in batch_list)
     summary = {
         "counts": {k: counts[k] for k in COUNTS},
