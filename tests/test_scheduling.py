@@ -818,10 +818,14 @@ def test_property_next_opening_around_transitions(case):
 
 
 def offset_changes(at: datetime, zone: ZoneInfo) -> bool:
-    """Whether ``at``'s local day changes UTC offset: there a clock that jumps or falls back into the window
-    is no opening (the documented convention), so an inside instant before the answer is allowed."""
-    day = at.astimezone(zone).date()
-    return datetime.combine(day, time(0), zone).utcoffset() != datetime.combine(day, time(23, 59), zone).utcoffset()
+    """Whether the UTC offset changes within a day of ``at``: there a clock that jumps or falls back into the
+    window is no opening (the documented convention), so an inside instant before the answer is allowed.
+
+    Judged on instants, not wall times: a fall-back that repeats the hours around midnight (Antarctica/Casey,
+    2010-03-05 02:00 +11 -> 2010-03-04 23:00 +08) changes no offset between two wall times of one local day.
+    """
+    day = timedelta(days=1)
+    return (at - day).astimezone(zone).utcoffset() != (at + day).astimezone(zone).utcoffset()
 
 
 @settings(max_examples=200, deadline=None)
@@ -884,3 +888,20 @@ def test_property_matches_oracle(s):
     else:
         assert shift.action == "skip"
         assert ("grace" if candidate is not None else "never opens") in shift.reason
+
+
+def test_fall_back_across_midnight_into_yesterdays_window_is_not_an_opening():
+    """Found by the property above: Casey fell back from Friday 02:00 +11 to Thursday 23:00 +08 in 2010.
+
+    Thursday is open all day, so 23:00 +08 is inside, but it is reached by the clock falling back, not by an
+    opening; the answer is Friday's own opening, inside and not early.
+    """
+    hours: list[tuple[time, time] | None] = [(time(0), time(23, 59))] * 7
+    hours[4] = (time(2), time(2, 1))
+    window = CallingWindow(hours=tuple(hours), timezone="Antarctica/Casey")
+    at = datetime(2010, 3, 4, 14, 59, tzinfo=UTC)
+    got = window.next_opening(at)
+    assert got is not None
+    assert window.contains(got)
+    assert got.astimezone(UTC) >= at
+    assert offset_changes(datetime(2010, 3, 4, 15, 0, tzinfo=UTC), ZoneInfo("Antarctica/Casey"))
