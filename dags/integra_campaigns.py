@@ -65,6 +65,14 @@ not, run `python -m integra.ledger release <key>`; then clear the task. Never ju
 **If it fails otherwise** (401, 422, 404): nothing was created; fix the connection or definition
 and clear the task.
 """
+APPROVE_DOC = """
+Only with an `approval` block. A usual day passes at once. A day over `max_recipients`, or further
+than `max_deviation` from the median of the last good days, waits in **Required actions** for Approve
+or Reject, showing the counts, the comparison, the batches and a few masked recipients. Reject, or no
+answer before the timeout, sends nothing; the day is recorded as `rejected` / `approval_timed_out`.
+**To decide from a script**: `PATCH /api/v2/dags/<dag>/dagRuns/<run>/taskInstances/approve_day/-1/hitlDetails`
+with `{"chosen_options": ["Approve"]}`. Clearing the task asks again.
+"""
 RECORD_DOC = """
 Writes the run summary to `integra_runs`, the log and XCom (queried = sent + skipped + rejected +
 suppressed + duplicates + cooled down, checked), and emits an event on the campaign's ledger
@@ -149,6 +157,10 @@ def build_dag(definition: CampaignDefinition, policy: ContactPolicy) -> DAG:
             execution_timeout=CREATE_TIMEOUT,
             map_index_template="{{ task.name }}",
         ).expand_kwargs(batches.output)
+        if definition.approval is not None:
+            from integra.approval import ApproveDayOperator  # the HITL operators: only for gated campaigns
+
+            batches >> ApproveDayOperator(task_id="approve_day", doc_md=APPROVE_DOC, definition=definition) >> created
         RecordCampaignsOperator(
             task_id="record_campaigns",
             doc_md=RECORD_DOC,

@@ -2,7 +2,8 @@
 
 Starts ``airflow api-server`` (the Execution API the LocalExecutor's workers talk to, and REST API
 v2 to watch the runs), ``airflow dag-processor`` and ``airflow scheduler`` as subprocesses with a
-private AIRFLOW_HOME and metadata DB, then runs ``airflow backfill create`` as an operator would.
+private AIRFLOW_HOME and metadata DB (``tests.fixtures.stack``), then runs ``airflow backfill create``
+as an operator would.
 
 Two campaigns, one warehouse (SQLite) with leads for each of the last seven days, and one fresh
 ledger on its own PostgreSQL database, created by ``python -m integra.ledger upgrade`` before the
@@ -20,28 +21,17 @@ creates nothing new. Process logs stay in the test's tmp_path (``logs/``).
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import shutil
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 
 from tests.fixtures.campaign import BASE_DEFINITION, SAO_PAULO, SP, generate_leads, seed_sqlite
-from tests.fixtures.databases import Database
-from tests.fixtures.processes import free_port, stop_group, tail
+from tests.fixtures.stack import AirflowStack, running_stack, stack_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -51,9 +41,6 @@ LEADS_PER_DAY = 40
 SHIFT72_DAYS = 3  # the 72h grace can only reach the last few days
 DEFAULT_DAG = "integra_backfill_default"
 SHIFT72_DAG = "integra_backfill_shift72"
-STARTUP_TIMEOUT_S = 240
-BACKFILL_TIMEOUT_S = 300
-PROCESSES = ("api-server", "dag-processor", "scheduler")
 
 
 def run_days(days: int = DAYS) -> list[datetime]:
@@ -63,121 +50,6 @@ def run_days(days: int = DAYS) -> list[datetime]:
         datetime.combine(today - timedelta(days=back), datetime.min.time(), SP).replace(hour=7)
         for back in range(days, 0, -1)
     ]
-
-
-@dataclass
-class AirflowStack:
-    """The running processes, their environment, and ways to talk to them."""
-
-    workdir: Path
-    env: dict[str, str]
-    api_url: str
-    warehouse: Path
-    ledger_db: Database
-    processes: dict[str, subprocess.Popen[bytes]]
-    _cli_log_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def log_dir(self) -> Path:
-        return self.workdir / "logs"
-
-    def airflow(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        """One ``airflow`` CLI command against this installation; its output is appended to logs/cli.log."""
-        result = subprocess.run(
-            [sys.executable, "-m", "airflow", *args],
-            env=self.env,
-            cwd=self.workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        with self._cli_log_lock, (self.log_dir / "cli.log").open("a") as log:
-            log.write(f"$ airflow {' '.join(args)}  -> {result.returncode}\n{result.stdout}\n{result.stderr}\n")
-        return result
-
-    def get(self, path: str, **params: Any) -> Any:
-        """GET REST API v2 (all-admins mode: the api-server authenticates every request itself)."""
-        response = requests.get(f"{self.api_url}/api/v2{path}", params=params, timeout=30)
-        response.raise_for_status()
-        return response.json()
-
-    def check_alive(self) -> None:
-        for name, process in self.processes.items():
-            if process.poll() is not None:
-                pytest.fail(f"airflow {name} exited with {process.returncode}:\n{tail(self.log_dir / f'{name}.log')}")
-
-    def diagnostics(self) -> str:
-        parts = [f"--- {name}.log ---\n{tail(self.log_dir / f'{name}.log', 40)}" for name in PROCESSES]
-        parts.append(f"--- cli.log ---\n{tail(self.log_dir / 'cli.log', 40)}")
-        return "\n".join(parts)
-
-    def wait_for(self, what: str, predicate: Callable[[], Any], timeout: float) -> Any:
-        """Poll ``predicate`` until it returns something truthy; fail with the process logs otherwise."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                value = predicate()
-            except requests.RequestException:
-                value = None
-            if value:
-                return value
-            time.sleep(1)
-        pytest.fail(f"Timed out after {timeout}s waiting for {what}\n{self.diagnostics()}")
-
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        """Rows from the ledger."""
-        return self.ledger_db.query(sql, params)
-
-    # -- backfills ------------------------------------------------------------------------------
-
-    def backfill(self, ranges: dict[str, list[datetime]], *extra: str) -> list[dict[str, Any]]:
-        """``airflow backfill create`` over each DAG's days (inclusive), side by side; the new backfills."""
-        before = {b["id"] for dag_id in ranges for b in self.get("/backfills", dag_id=dag_id)["backfills"]}
-
-        def create(dag_id: str) -> subprocess.CompletedProcess[str]:
-            days = ranges[dag_id]
-            dates = ["--from-date", days[0].isoformat(), "--to-date", days[-1].isoformat()]
-            return self.airflow("backfill", "create", "--dag-id", dag_id, *dates, *extra)
-
-        with ThreadPoolExecutor(len(ranges)) as pool:
-            results = dict(zip(ranges, pool.map(create, ranges), strict=True))
-        created = []
-        for dag_id, result in results.items():
-            assert result.returncode == 0, f"backfill create {dag_id} failed:\n{result.stdout}\n{result.stderr}"
-            new = [b for b in self.get("/backfills", dag_id=dag_id)["backfills"] if b["id"] not in before]
-            assert len(new) == 1, new
-            created.append(new[0])
-        return created
-
-    def wait_backfills(self, backfills: list[dict[str, Any]], timeout: float = BACKFILL_TIMEOUT_S) -> None:
-        def done() -> bool:
-            return all(self.get(f"/backfills/{b['id']}")["completed_at"] for b in backfills)
-
-        self.wait_for(f"backfills {[b['id'] for b in backfills]} to complete", done, timeout)
-
-    def ledger(self, dag_id: str) -> dict[str, list[dict[str, Any]]]:
-        """integra_campaigns rows of a DAG by Airflow run id."""
-        by_run: dict[str, list[dict[str, Any]]] = {}
-        for row in self.query("SELECT * FROM integra_campaigns WHERE dag_id = ? ORDER BY batch_number", (dag_id,)):
-            by_run.setdefault(row["run_id"], []).append(row)
-        return by_run
-
-    def ledger_counts(self) -> dict[str, int]:
-        tables = ("integra_campaigns", "integra_campaign_recipients", "integra_runs", "integra_rejected_leads")
-        return {table: int(self.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"]) for table in tables}
-
-    def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        body = self.get(f"/dags/{dag_id}/dagRuns", order_by="logical_date", limit=100)
-        return list(body["dag_runs"])
-
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, list[str | None]]:
-        body = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", limit=100)
-        states: dict[str, list[str | None]] = {}
-        for ti in sorted(body["task_instances"], key=lambda t: (t["task_id"], t["map_index"])):
-            states.setdefault(ti["task_id"], []).append(ti["state"])
-        return states
 
 
 def _definition(dag_id: str, **overrides: Any) -> dict[str, Any]:
@@ -196,15 +68,8 @@ def _definition(dag_id: str, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str, database_factory: Any) -> Iterator[AirflowStack]:
-    """api-server + dag-processor + scheduler (LocalExecutor) on a private home and a fresh PostgreSQL metadata DB.
-
-    Not SQLite: with a scheduler, a dag-processor, an api-server and task workers all writing, SQLite's
-    single writer lock makes ``airflow backfill create`` fail with "database is locked".
-    """
-    home = tmp_path / "airflow_home"
-    logs = tmp_path / "logs"
-    for folder in (home, logs, tmp_path / "campaigns"):
-        folder.mkdir()
+    """The two backfill campaigns on a real installation (``tests.fixtures.stack``)."""
+    (tmp_path / "campaigns").mkdir()
     shutil.copytree(ROOT / "include" / "sql", tmp_path / "sql")
     for definition in (
         _definition(DEFAULT_DAG),
@@ -227,79 +92,19 @@ def airflow_stack(tmp_path: Path, sandbox: Any, pg_database: str, database_facto
 
     ledger_db = database_factory("postgres", "ledger")
     policy = tmp_path / "contact_policy.yaml"
+    # Both campaigns read the same leads; the cross-campaign cap is tests/test_contact_policy.py's
+    # subject, so here it allows both, and each campaign's own backfill behaviour shows alone.
     policy.write_text("max_calls_per_number: 2\nper_days: 1\n")
-    port = free_port()
-    api_url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_database.replace("postgresql://", "postgresql+psycopg2://", 1),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api_url}/execution/",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": api_url,
-        "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
-        # Only the backfills create runs: no scheduled run of "today" may phone anyone.
-        "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
-        "INTEGRA_CAMPAIGNS_DIR": str(tmp_path / "campaigns"),
-        "INTEGRA_SQL_DIR": str(tmp_path / "sql"),
-        "INTEGRA_DATA_PATH": f"file://{tmp_path / 'data'}",
-        "AIRFLOW_CONN_INTEGRA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),
-        "AIRFLOW_CONN_INTEGRA_LEDGER": ledger_db.airflow_conn,
-        # Both campaigns read the same leads; the cross-campaign cap is tests/test_contact_policy.py's
-        # subject, so here it allows both, and each campaign's own backfill behaviour shows alone.
-        "INTEGRA_CONTACT_POLICY": str(policy),
-        "AIRFLOW_CONN_INTEGRA_DEFAULT": sandbox.airflow_conn_json(),
-        "PYTHONUNBUFFERED": "1",
-    }
-    stack = AirflowStack(
-        workdir=tmp_path, env=env, api_url=api_url, warehouse=warehouse, ledger_db=ledger_db, processes={}
+    env, port = stack_env(
+        tmp_path,
+        pg_database=pg_database,
+        warehouse=warehouse,
+        ledger_db=ledger_db,
+        sandbox=sandbox,
+        INTEGRA_CONTACT_POLICY=str(policy),
     )
-    migrate = stack.airflow("db", "migrate", timeout=300)
-    assert migrate.returncode == 0, f"airflow db migrate failed:\n{migrate.stdout}\n{migrate.stderr}"
-    ledger = subprocess.run(
-        [sys.executable, "-m", "integra.ledger", "upgrade"], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert ledger.returncode == 0, f"ledger upgrade failed:\n{ledger.stdout}\n{ledger.stderr}"
-    assert "empty -> 0002" in ledger.stdout
-
-    try:
-        for name in PROCESSES:
-            args = ["api-server", "--port", str(port), "--host", "127.0.0.1"] if name == "api-server" else [name]
-            with (logs / f"{name}.log").open("wb") as log:
-                stack.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", "airflow", *args],
-                    env=env,
-                    cwd=tmp_path,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group, so teardown reaches its children
-                )
-        stack.wait_for(
-            "the api-server's health endpoint",
-            lambda: requests.get(f"{api_url}/api/v2/monitor/health", timeout=5).ok,
-            STARTUP_TIMEOUT_S,
-        )
-        for dag_id in (DEFAULT_DAG, SHIFT72_DAG):
-            stack.wait_for(
-                f"the dag-processor to serialize {dag_id}",
-                lambda dag_id=dag_id: requests.get(f"{api_url}/api/v2/dags/{dag_id}/details", timeout=5).ok,
-                STARTUP_TIMEOUT_S,
-            )
+    with running_stack(tmp_path, env, port, warehouse, ledger_db, [DEFAULT_DAG, SHIFT72_DAG]) as stack:
         yield stack
-    finally:
-        for name in reversed(PROCESSES):
-            if name in stack.processes:
-                stop_group(stack.processes[name])
 
 
 def _requested(run_after: datetime) -> datetime:

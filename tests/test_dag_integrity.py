@@ -97,6 +97,10 @@ def campaigns_dir(tmp_path):
         ({"schedule": {"cron": "0 2 * * *", "timezone": "UTC"}}, "schedule.cron / schedule.timezone", "send_time"),
         ({"send_time": "06:30"}, "schedule.cron", "not before send_time 06:30"),
         ({"cooldown_days": 0}, "cooldown_days", "acknowledge_no_cooldown: true"),
+        ({"approval": {"timeout_hours": 2}}, "approval", "set max_recipients, max_deviation or both"),
+        ({"approval": {"max_deviation": 0.5, "min_history": 20}}, "approval", "cannot exceed history_days"),
+        ({"holidays": {"country": "Brazil"}}, "holidays.country", "pattern"),
+        ({"holidays": {"subdivisions": "everywhere"}}, "holidays.subdivisions", "auto"),
     ],
 )
 def test_a_broken_definition_is_an_import_error_and_others_still_load(campaigns_dir, breakage, field, fix):
@@ -165,3 +169,25 @@ def test_no_cooldown_loads_once_acknowledged(campaigns_dir):
     )
     assert errors == {}
     assert "integra_every_day" in dags
+
+
+def test_a_gated_campaign_gets_its_approval_task_between_build_and_create(campaigns_dir):
+    good = yaml.safe_load((campaigns_dir / "campaigns" / "integra_daily_campaign.yaml").read_text())
+    gated = {**good, "dag_id": "integra_gated_campaign", "approval": {"max_recipients": 5000, "max_deviation": 0.5}}
+    (campaigns_dir / "campaigns" / "gated.yaml").write_text(yaml.safe_dump(gated))
+    env = {"INTEGRA_CAMPAIGNS_DIR": str(campaigns_dir / "campaigns"), "INTEGRA_SQL_DIR": str(campaigns_dir / "sql")}
+    errors, dags, _ = _dagbag(ROOT / "dags", env)
+    assert not errors
+    assert {"integra_daily_campaign", "integra_gated_campaign"} <= set(dags)
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        bag = DagBag(dag_folder=str(ROOT / "dags" / "integra_campaigns.py"))
+    gate = bag.dags["integra_gated_campaign"].get_task("approve_day")
+    assert gate.upstream_task_ids == {"build_recipients"}
+    assert gate.downstream_task_ids == {"create_campaign"}
+    assert gate.defaults == ["Reject"]
+    assert "approve_day" not in bag.dags["integra_daily_campaign"].task_ids

@@ -24,6 +24,7 @@ from integra.contract import MAX_RECIPIENTS
 from integra.exceptions import CampaignDefinitionError
 from integra.models import CampaignConfig, field_path
 from integra.policy.calendars import HolidaySettings
+from integra.policy.volume import ApprovalSettings
 
 if TYPE_CHECKING:
     from integra.policy.local_time import LocalRules
@@ -147,6 +148,7 @@ class CampaignDefinition(_Strict):
     acknowledge_no_cooldown: bool = False
     extract_chunk_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 50_000
     lookback_hours: Annotated[float, Field(ge=0, le=168)] = 0
+    approval: ApprovalSettings | None = None
     data_path: str | None = None
     failure_webhook_conn_id: str | None = None
 

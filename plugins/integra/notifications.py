@@ -44,3 +44,31 @@ class CampaignFailureNotifier(BaseNotifier):
 
         hook = HttpHook(method="POST", http_conn_id=self.http_conn_id)
         hook.run(endpoint=None, json={"text": failure_text(context)}, extra_options={"timeout": 10})
+
+
+class ApprovalRequestNotifier(BaseNotifier):
+    """Posts "this day waits for your approval" with the link to its Required actions page.
+
+    :param http_conn_id: an http connection whose host is the webhook URL (the failure webhook).
+    """
+
+    template_fields = ("http_conn_id",)
+
+    def __init__(self, *, http_conn_id: str) -> None:
+        super().__init__()
+        self.http_conn_id = http_conn_id
+
+    def notify(self, context: Any) -> None:
+        from airflow.providers.http.hooks.http import HttpHook
+        from airflow.providers.standard.operators.hitl import HITLOperator
+
+        ti = context.get("ti")
+        try:
+            link = HITLOperator.generate_link_to_ui_from_context(context=context)
+        except ValueError:  # no api.base_url configured
+            link = ""
+        day = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
+        text = f"Integra campaign {getattr(ti, 'dag_id', '?')}, day {day}: waits for approval before anyone is phoned."
+        text += f" Approve or reject: {link}" if link else " Open Required actions in the Airflow UI."
+        hook = HttpHook(method="POST", http_conn_id=self.http_conn_id)
+        hook.run(endpoint=None, json={"text": text[:MAX_TEXT]}, extra_options={"timeout": 10})

@@ -82,7 +82,7 @@ class RecordCampaignsOperator(_CampaignStep):
 
         built = context["ti"].xcom_pull(task_ids="build_recipients", key="summary")
         results = [r for r in self.results or [] if r]
-        summary = summarise(self.definition, built, results, context)
+        summary = summarise(self.definition, built, results, context, self._approval(context))
         log.info("Run summary:\n%s", format_summary(summary))
         if summary["status"] != "dry_run":
             Ledger(self.definition.ledger_conn_id).record_run(summary, scheduling.run_for(context))
@@ -94,3 +94,19 @@ class RecordCampaignsOperator(_CampaignStep):
                 "campaign_ids": [c["campaign_id"] for c in summary["campaigns"] if c.get("campaign_id")],
             }
         return summary
+
+    def _approval(self, context: Context) -> str | None:
+        """This run's latest approval decision, when the campaign has a gate."""
+        if self.definition.approval is None:
+            return None
+        from integra import scheduling
+        from integra.ledger import Ledger
+        from integra.ledger.approvals import requests_for_day
+
+        ledger = Ledger(self.definition.ledger_conn_id)
+        mine = [
+            r
+            for r in requests_for_day(ledger, self.definition.dag_id, scheduling.run_for(context))
+            if r["run_id"] == str(context.get("run_id") or "")
+        ]
+        return str(mine[-1]["status"]) if mine else None

@@ -7,10 +7,12 @@
 3. Finds the demo's run through the REST API and takes headless-Chromium screenshots of the DAG's
    grid view and of the ``create_campaign`` task instance (map index 0) with its "Integra campaign"
    extra link.
-4. Stops the api-server.
+4. Runs a gated copy of the demo campaign whose approval gate waits (``tests/ui/approval_shot.py``),
+   screenshots its Required actions page, and rejects it.
+5. Stops the api-server.
 
-Writes ``docs/grid.png`` and ``docs/create_campaign.png``. Needs Debian's ``/usr/bin/chromium``;
-installs it with apt-get when missing and allowed to (root), otherwise says how to.
+Writes ``docs/grid.png``, ``docs/create_campaign.png`` and ``docs/approval.png``. Needs Debian's
+``/usr/bin/chromium``; installs it with apt-get when missing and allowed to (root), otherwise says how to.
 
     python tests/ui/ui_shot.py [--skip-demo] [--out-dir docs] [--budget-ms 15000]
 """
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run as a script: the tests' process helpers are importable from the root
 
 from tests.fixtures.processes import free_port, start_api_server, stop_group  # noqa: E402
+from tests.ui import approval_shot  # noqa: E402
 
 DAG_ID = "integra_daily_campaign"
 TASK_ID = "create_campaign"
@@ -215,6 +218,13 @@ def main() -> int:
             print(f"Screenshot {page.url} -> {out}", flush=True)
             shoot(chromium_binary, page, out, args.budget_ms)
             print(f"  {out.stat().st_size / 1024:.0f} KB", flush=True)
+
+        def request_page(url: str, out: Path) -> None:
+            print(f"Screenshot {url} -> {out}", flush=True)
+            shoot(chromium_binary, Page(url, ("Approve", "Reject", "people would be phoned")), out, args.budget_ms)
+
+        print(f"A gated copy of the demo waits for approval ({approval_shot.GATED}) ...", flush=True)
+        approval_shot.shoot_request(api, env, WORKDIR, out_dir / "approval.png", request_page)
     finally:
         stop_group(server)
     return 0

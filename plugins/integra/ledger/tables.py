@@ -147,6 +147,24 @@ runs = sa.Table(
     sa.PrimaryKeyConstraint("dag_id", "interval_end", name="pk_integra_runs"),
 )
 
+#: One row per approval request of a day (a rerun asks again): what a person saw, and what they decided.
+approvals = sa.Table(
+    "integra_approvals",
+    metadata,
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("interval_end", UTCDateTime(), nullable=False),
+    sa.Column("requested_at", UTCDateTime(), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("would_send", sa.Integer(), nullable=False),
+    sa.Column("baseline", sa.Float(), nullable=True),
+    sa.Column("reasons", sa.Text(), nullable=False),
+    sa.Column("shown", LongText, nullable=False),
+    sa.Column("decided_by", sa.String(250), nullable=True),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint("dag_id", "interval_end", "requested_at", name="pk_integra_approvals"),
+)
+
 #: Settings the ledger keeps for itself, e.g. the secret that keys batch digests.
 meta = sa.Table(
     "integra_ledger_meta",

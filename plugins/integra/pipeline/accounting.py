@@ -27,7 +27,10 @@ BUCKETS = (
     "cooled_down",
     "capped",
     "seen_before",
+    "not_approved",
 )
+#: Approval decisions that stop a day (``integra.ledger.approvals.Decision`` values).
+STOPPED = ("rejected", "approval_timed_out")
 
 
 class AccountingError(RuntimeError):
@@ -35,7 +38,11 @@ class AccountingError(RuntimeError):
 
 
 def summarise(
-    definition: Any, built: Mapping[str, Any], results: list[Mapping[str, Any]], context: Mapping[str, Any]
+    definition: Any,
+    built: Mapping[str, Any],
+    results: list[Mapping[str, Any]],
+    context: Mapping[str, Any],
+    approval: str | None = None,
 ) -> dict[str, Any]:
     """The run's summary: this run's counts, each batch's ledger state, and the check that they add up."""
     dry_run = bool((context.get("params") or {}).get("dry_run"))
@@ -45,7 +52,7 @@ def summarise(
     # Left out when their batch was claimed: another campaign claimed the number first.
     capped_at_claim = sum(int(r.get("capped", 0)) for r in by_key.values())
     campaigns: list[dict[str, Any]] = []
-    sent = skipped = would_send = 0
+    sent = skipped = would_send = not_approved = 0
     if dry_run:
         would_send = sum(int(r.get("total_recipients", 0)) for r in results)
         campaigns = [dict(r) for r in results]
@@ -62,6 +69,9 @@ def summarise(
                 sent += people
             elif status == idem.Status.SKIPPED:
                 skipped += people
+            elif status == "missing" and approval in STOPPED:
+                not_approved += people
+                status = approval
             campaigns.append(
                 {
                     "batch_number": batch["batch_number"],
@@ -75,10 +85,16 @@ def summarise(
                 }
             )
     counts.update(
-        sent=sent, skipped_late=skipped, dry_run_not_sent=would_send, capped=counts["capped"] + capped_at_claim
+        sent=sent,
+        skipped_late=skipped,
+        dry_run_not_sent=would_send,
+        capped=counts["capped"] + capped_at_claim,
+        not_approved=not_approved,
     )
     accounted = sum(counts[k] for k in BUCKETS)
     status = "dry_run" if dry_run else ("skipped" if skipped and not sent else "ok")
+    if approval in STOPPED and not dry_run:
+        status = str(approval)
     summary = {
         "dag_id": definition.dag_id,
         "interval_end": idem.day_text(interval_end),
@@ -110,7 +126,8 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"{c.get('duplicates', 0)} duplicates, {c.get('suppressed', 0)} suppressed, "
         f"{c.get('cooled_down', 0)} cooled down, {c.get('capped', 0)} capped, {c.get('skipped_late', 0)} skipped (late)"
         + (f", {c['seen_before']} seen on an earlier day" if c.get("seen_before") else "")
-        + (f", {c.get('dry_run_not_sent', 0)} in dry run" if c.get("dry_run_not_sent") else ""),
+        + (f", {c.get('dry_run_not_sent', 0)} in dry run" if c.get("dry_run_not_sent") else "")
+        + (f", {c['not_approved']} not approved" if c.get("not_approved") else ""),
     ]
     if summary.get("rejected_by_reason"):
         reasons = ", ".join(f"{k}={v}" for k, v in summary["rejected_by_reason"].items())
