@@ -8,7 +8,7 @@ from datetime import UTC
 
 import pytest
 
-from tests.fixtures.campaign import future_run
+from tests.fixtures.campaign import _make, future_run
 
 
 def _airflow_records(dag_id: str, run_id: str) -> str:
@@ -65,10 +65,25 @@ HOSTILE_LEADS = [
     ("H8'; --", "Lucas", "+55 11 98765-0008", "Acme", "ok"),
     ("H9", "   ", "+55 11 98765-0009", "Acme", "missing_name"),
     ("H10", "Beatriz", "+55 11 1234", "Acme", "invalid_phone"),
+    ("H11", "Ana\x00Paula", "+55 11 98765-0011", "Acme", "invalid_name"),
 ]
 
 
-def test_hostile_lead_values_are_rejected_with_reasons_or_sent_verbatim(sqlite_campaign):
+@pytest.fixture(
+    params=[
+        pytest.param(("sqlite", "sqlite"), id="ledger-sqlite"),
+        # A SQLite warehouse keeps NUL in text; PostgreSQL refuses it, so the ledger must not be handed one.
+        pytest.param(("sqlite", "postgres"), id="ledger-postgres", marks=pytest.mark.postgres),
+        pytest.param(("sqlite", "mysql"), id="ledger-mariadb", marks=pytest.mark.mysql),
+    ]
+)
+def hostile_campaign(request, tmp_path, sandbox, monkeypatch, airflow_db):
+    """A SQLite warehouse (it stores any text, NUL included) with the ledger on each backend."""
+    return _make(request, request.param, tmp_path, sandbox, monkeypatch)
+
+
+def test_hostile_lead_values_are_rejected_with_reasons_or_sent_verbatim(hostile_campaign):
+    sqlite_campaign = hostile_campaign
     run_at = future_run()
     sqlite_campaign.seed(1, run_at, bad_ratio=0.0)  # creates the leads table
     created = run_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -95,6 +110,8 @@ def test_hostile_lead_values_are_rejected_with_reasons_or_sent_verbatim(sqlite_c
     counts = sqlite_campaign.summary(run_at)["counts"]
     assert counts["queried"] == len(HOSTILE_LEADS)
     assert counts["sent"] == 3
+    [nul] = sqlite_campaign.ledger_query("SELECT original_value FROM integra_rejected_leads WHERE lead_id = 'H11'")
+    assert nul["original_value"] == "Ana\\x00Paula", "the NUL is kept visible, escaped, not dropped"
 
 
 def test_hostile_scheduled_at_param_fails_naming_the_field(sqlite_campaign, capfd):

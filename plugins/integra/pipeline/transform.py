@@ -150,7 +150,7 @@ def build_recipients(
         counts["queried"] += len(frame)
         frame = frame.reset_index(drop=True)
         if definition.lookback_hours:  # leads an earlier day of this campaign already dealt with
-            ids = frame[cols.lead_id].astype("string").str.strip()
+            ids = _lead_ids(frame[cols.lead_id])
             with ledger.engine.connect() as conn:
                 earlier = idem.handled_earlier(
                     conn, dag_id=definition.dag_id, interval_end=interval_end, lead_ids=ids.dropna().unique().tolist()
@@ -159,7 +159,7 @@ def build_recipients(
             counts["seen_before"] += int(seen.sum())
             frame = frame[~seen]
 
-        lead_ids = frame[cols.lead_id].astype("string").str.strip()
+        lead_ids = _lead_ids(frame[cols.lead_id])
         phones = normalize_phones(frame[cols.phone], definition.default_region)
         names, name_reason = clean_names(
             frame[cols.name], title_case=definition.title_case_names, max_length=definition.max_name_length
@@ -294,9 +294,22 @@ def _in_set(values: pd.Series, members: Collection[str]) -> pd.Series:
 
 
 def _original(value: Any) -> str | None:
-    """The value that caused the rejection, truncated: enough to fix the source row."""
+    """The value that caused the rejection, truncated: enough to fix the source row.
+
+    A NUL is written as the four characters ``\\x00``: PostgreSQL text cannot hold it, and a warehouse
+    (SQLite, say) may.
+    """
     import pandas as pd
 
     if value is None or pd.isna(value):
         return None
-    return str(value)[:200]
+    return without_nul(str(value)[:200])
+
+
+def _lead_ids(values: pd.Series) -> pd.Series:
+    """Lead ids as ledger keys: stripped text, a NUL (PostgreSQL text cannot hold one) written as ``\\x00``."""
+    return values.astype("string").str.strip().str.replace("\x00", "\\x00", regex=False)
+
+
+def without_nul(text: str) -> str:
+    return text.replace("\x00", "\\x00")
