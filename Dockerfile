@@ -17,9 +17,9 @@ RUN mkdir -p -m 0775 /opt/airflow/data
 
 COPY --chown=airflow:0 requirements.txt constraints.txt /opt/airflow/requirements/
 
-# CeleryExecutor needs apache-airflow-providers-celery and the redis client, which requirements.txt does
-# not list because the official (non-slim) image ships them; the check after the install fails the
-# build, naming the missing one, if the base image ever stops shipping them.
+# CeleryExecutor needs apache-airflow-providers-celery and the redis client: requirements.txt pins the
+# provider (tests/test_celery.py runs it) and constraints.txt the client; the check after the install
+# fails the build, naming the missing one.
 RUN pip install --no-cache-dir \
         "apache-airflow==${AIRFLOW_VERSION}" \
         -r /opt/airflow/requirements/requirements.txt \

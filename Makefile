@@ -13,7 +13,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export PYTHONPATH := $(CURDIR)/plugins$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: install demo test lint airflow bench ui-shot sandbox clean
+.PHONY: install demo test lint airflow bench ui-shot sandbox stack clean
 
 install: $(STAMP)
 
@@ -47,6 +47,10 @@ bench: $(STAMP)
 
 ui-shot: $(STAMP)
 	$(BIN)/python tests/ui/ui_shot.py
+
+# The production topology without Docker (PostgreSQL, Redis, CeleryExecutor, two workers); Ctrl-C stops it.
+stack: $(STAMP)
+	$(BIN)/python include/demo/run_stack.py $(STACK_ARGS)
 
 sandbox: $(STAMP)
 	$(BIN)/python include/integra_sandbox/server.py --host 127.0.0.1 --port 8765 --token ik_test_sandbox
