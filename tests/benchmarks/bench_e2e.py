@@ -193,7 +193,9 @@ def run_once(
             campaigns=len(summary["campaigns"]),
             campaign_posts=int(stats["campaign_posts"]),
             requests=int(stats["requests"]),
-            expected_posts=math.ceil(sent / BATCH_SIZE),
+            # One POST per batch: batches are per zone group, so at least ceil(sent / 10,000) of them.
+            expected_posts=len(summary["campaigns"]),
+            fewest_batches=math.ceil(sent / BATCH_SIZE),
         )
     return result
 
