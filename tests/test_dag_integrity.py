@@ -24,6 +24,8 @@ HEAVY_AT_PARSE = (
     "airflow.providers.standard.operators.python",
     "integra.ledger.tables",  # SQLAlchemy table definitions: only when a task touches the ledger
     "alembic",
+    "holidays",  # 0.2 s to import: only the tasks that decide when to call load it
+    "airflow.providers.standard.operators.hitl",  # only for campaigns with an approval block
 )
 
 
