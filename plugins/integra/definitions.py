@@ -159,12 +159,6 @@ class CampaignDefinition(_Strict):
     def _tz(cls, value: str) -> str:
         return _timezone(value)
 
-    @field_validator("holidays", mode="before")
-    @classmethod
-    def _holiday_list(cls, value: Any) -> Any:
-        """A plain list of dates keeps its old meaning, now on top of the package's holidays."""
-        return {"extra": value} if isinstance(value, list) else value
-
     @field_validator("dynamic_variables")
     @classmethod
     def _variables(cls, value: dict[str, str]) -> dict[str, str]:
@@ -255,8 +249,8 @@ class CampaignDefinition(_Strict):
         """The rules each recipient is called under, in their own zone (see ``integra.policy.local_time``)."""
         from integra.policy.local_time import LocalRules
 
-        return LocalRules(
-            hours=self.window().hours, holidays=self.holidays, state_rules=self.state_rules, timezone=self.timezone
+        return LocalRules.from_spec(
+            self.calling_window, self.holidays, state_rules=self.state_rules, timezone=self.timezone
         )
 
     @property

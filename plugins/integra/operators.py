@@ -162,16 +162,10 @@ class IntegraOperator(BaseOperator):
         return batches.read_recipient_rows(self.recipients)
 
     def _rules(self) -> LocalRules:
-        from integra.policy.calendars import HolidaySettings
         from integra.policy.local_time import LocalRules
 
-        spec = self.holidays
-        settings = HolidaySettings.model_validate(dict(spec) if isinstance(spec, Mapping) else {"extra": list(spec)})
-        if self.calling_window is None:
-            hours = scheduling.CallingWindow.default(self.timezone).hours
-        else:
-            hours = scheduling.CallingWindow.from_spec(self.calling_window, timezone=self.timezone).hours
-        return LocalRules(hours=hours, holidays=settings, state_rules=self.state_rules, timezone=self.timezone)
+        holidays = self.holidays if isinstance(self.holidays, Mapping) else list(self.holidays)
+        return LocalRules.from_spec(self.calling_window, holidays, state_rules=self.state_rules, timezone=self.timezone)
 
     def decide_schedule(
         self, context: Context, *, now: datetime | None = None, numbers: Sequence[str] = ()

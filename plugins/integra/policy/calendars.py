@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SubdivisionCode = Annotated[str, Field(min_length=1, max_length=40)]
 
@@ -30,6 +30,12 @@ class HolidaySettings(BaseModel):
     #: The package's categories, e.g. ``[public, optional]`` (optional adds Carnival in Brazil).
     categories: tuple[str, ...] = ("public",)
     extra: tuple[date, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_list(cls, value: object) -> object:
+        """A plain list of dates keeps its old meaning, now on top of the package's holidays."""
+        return {"extra": value} if isinstance(value, list | tuple) else value
 
     @field_validator("categories")
     @classmethod

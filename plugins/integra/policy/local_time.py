@@ -13,9 +13,10 @@ all its members' full windows, so merging never widens anyone's hours.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from integra import scheduling
@@ -89,6 +90,25 @@ class LocalRules:
     holidays: HolidaySettings
     state_rules: bool = True
     timezone: str = scheduling.DEFAULT_TIMEZONE
+
+    @classmethod
+    def from_spec(
+        cls,
+        calling_window: Mapping[str, str | None] | None,
+        holidays: HolidaySettings | Mapping[str, Any] | Sequence[Any],
+        *,
+        state_rules: bool = True,
+        timezone: str = scheduling.DEFAULT_TIMEZONE,
+    ) -> LocalRules:
+        """From a definition's or an operator's arguments: a window spec (None: the national default) and
+        holiday settings (or a plain list of extra dates)."""
+        if calling_window is None:
+            hours = CallingWindow.default(timezone).hours
+        else:
+            hours = CallingWindow.from_spec(calling_window, timezone=timezone).hours
+        if not isinstance(holidays, HolidaySettings):
+            holidays = HolidaySettings.model_validate(dict(holidays) if isinstance(holidays, Mapping) else holidays)
+        return cls(hours=hours, holidays=holidays, state_rules=state_rules, timezone=timezone)
 
     def zones(self, locality: Locality) -> tuple[str, ...]:
         return locality.zones or (self.timezone,)
