@@ -75,7 +75,7 @@ def test_two_upgrades_at_once_both_succeed(ledger_db):
     outputs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     lines = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
-    assert lines == [f"Ledger at '{CONN}': 0003 -> 0003", f"Ledger at '{CONN}': empty -> 0003"], lines
+    assert lines == [f"Ledger at '{CONN}': 0004 -> 0004", f"Ledger at '{CONN}': empty -> 0004"], lines
     assert ledger_db.query("SELECT COUNT(*) AS n FROM integra_ledger_meta")[0]["n"] == 1
 
 
@@ -121,7 +121,7 @@ def test_a_first_version_ledger_is_migrated_with_every_row(kind, database_factor
         marks = ", ".join("?" * len(values[0]))
         db.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
 
-    assert upgrade(CONN) == (None, "0003")
+    assert upgrade(CONN) == (None, "0004")
 
     for table, values in rows.items():
         assert db.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == len(values), table
@@ -182,7 +182,7 @@ def test_a_ledger_behind_the_code_names_its_revision_and_the_command(ledger_db):
         conn.commit()
     result = _cli("check")
     assert result.returncode == 2
-    assert "is at ledger revision 0001; this code needs revision 0003" in result.stderr
+    assert "is at ledger revision 0001; this code needs revision 0004" in result.stderr
     assert "python -m integra.ledger upgrade --conn-id integra_ledger" in result.stderr
     assert _cli("upgrade").returncode == 0
     assert _cli("check").returncode == 0

@@ -103,3 +103,36 @@ def panel_campaign_url(panel_url: str | None, campaign_id: str) -> str:
     """Where a person sees the campaign in the Integra panel."""
     base = (panel_url or DEFAULT_PANEL_URL).rstrip("/")
     return base + PANEL_CAMPAIGN_PATH.format(campaign_id=campaign_id)
+
+
+# --- Webhooks: documented are the three events and HMAC-SHA256 with a secret shown once; the rest is assumed.
+
+WEBHOOKS_ENDPOINT = "webhooks"
+#: The connection that holds the webhook secret (password); extra ``previous_secret`` during a rotation.
+WEBHOOK_CONN_ID = "integra_webhook"
+EVENT_CALL_COMPLETED = "call.completed"
+EVENT_CAMPAIGN_STARTED = "campaign.started"
+EVENT_CAMPAIGN_COMPLETED = "campaign.completed"
+WEBHOOK_EVENTS = (EVENT_CALL_COMPLETED, EVENT_CAMPAIGN_STARTED, EVENT_CAMPAIGN_COMPLETED)
+#: Assumed: ``X-Integra-Signature: sha256=<hex HMAC-SHA256(secret, b"<timestamp>." + raw body)>``.
+SIGNATURE_HEADER = "X-Integra-Signature"
+SIGNATURE_PREFIX = "sha256="
+#: Assumed: unix seconds of the delivery attempt, part of what is signed (each retry is signed anew).
+TIMESTAMP_HEADER = "X-Integra-Timestamp"
+#: A delivery signed longer ago than this (either way) is refused as stale or replayed.
+TIMESTAMP_TOLERANCE_S = 300
+#: One event per delivery: a call's outcome is small; anything larger is refused before it is read.
+MAX_WEBHOOK_BODY_BYTES = 256 * 1024
+#: Assumed body: ``{"id", "type", "created_at", "data": {...}}``; the event id is unique per event.
+EVENT_ID_FIELD = "id"
+EVENT_TYPE_FIELD = "type"
+EVENT_CREATED_FIELD = "created_at"
+EVENT_DATA_FIELD = "data"
+#: Assumed ``data`` of ``call.completed``: ``campaign_id``, ``call_id``, ``phone_number`` (E.164),
+#: ``attempt``, ``status`` (completed, no_answer, busy, voicemail, failed), ``disposition`` (free text, set
+#: when a person answered), ``duration_seconds``, ``started_at``, ``ended_at``. ``campaign.started`` has
+#: ``started_at``, ``campaign.completed`` ``completed_at``; both have ``campaign_id``.
+CALL_ANSWERED_STATUSES = frozenset({"completed"})
+#: Assumed registration answer: ``{"id", "url", "events", "created_at", "secret"}`` (the secret only here);
+#: ``GET /webhooks/{id}`` adds ``deliveries: [{"event_id", "type", "status_code", "attempts", ...}]``.
+WEBHOOK_SECRET_FIELD = "secret"  # noqa: S105 - a field name, not a secret

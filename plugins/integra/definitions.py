@@ -120,6 +120,8 @@ class CampaignDefinition(_Strict):
 
     warehouse_conn_id: str = "integra_warehouse"
     ledger_conn_id: str = "integra_ledger"
+    #: Where the outcomes DAG writes call outcomes; the warehouse by default (it may be read-only there).
+    outcomes_conn_id: str | None = None
     integra_conn_id: str = "integra_default"
     sql: str
     suppression_sql: str | None = None

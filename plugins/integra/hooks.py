@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -222,6 +222,38 @@ class IntegraHook(HttpHook):
                 status_code=response.status_code,
             )
         raise self._rejection(response.status_code, message, field)
+
+    def register_webhook(self, url: str, events: Sequence[str] = contract.WEBHOOK_EVENTS) -> dict[str, Any]:
+        """POST /webhooks: the registration, with the secret Integra shows only in this answer."""
+        return self._json_call("POST", contract.WEBHOOKS_ENDPOINT, {"url": url, "events": list(events)})
+
+    def webhook(self, webhook_id: str) -> dict[str, Any]:
+        """GET /webhooks/{id}: the registration and its recent deliveries."""
+        return self._json_call("GET", f"{contract.WEBHOOKS_ENDPOINT}/{webhook_id}")
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """DELETE /webhooks/{id} (assumed: undocumented) once a rotation's new registration works."""
+        self._json_call("DELETE", f"{contract.WEBHOOKS_ENDPOINT}/{webhook_id}")
+
+    def _json_call(self, method: str, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One request outside the campaign path: no retries (a lost registration answer is re-run by hand)."""
+        self.connection  # noqa: B018 - fail fast on a missing token
+        self.method = method
+        try:
+            response = self.run(
+                endpoint,
+                json=payload,
+                headers={"Accept": "application/json"},
+                extra_options={"check_response": False, "timeout": self.timeout, "allow_redirects": False},
+            )
+        except requests.exceptions.RequestException as exc:
+            raise IntegraUnavailableError(f"{method} {endpoint}: no answer ({type(exc).__name__})") from exc
+        finally:
+            self.method = "POST"
+        if response.status_code >= 300:
+            message, field = contract.error_details(response.text)
+            raise self._rejection(response.status_code, f"{method} {endpoint}: {message}", field)
+        return dict(response.json()) if response.content else {}
 
     @staticmethod
     def _rejection(status: int, message: str, field: str | None) -> IntegraAPIError:

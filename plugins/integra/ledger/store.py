@@ -59,7 +59,7 @@ def at_most(connection: sa.Connection, query: sa.Select[Any], limit: int) -> lis
     return rows if len(rows) <= limit else None
 
 
-def _dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
+def dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
     """The dialect's own ``insert()`` (PostgreSQL, SQLite, MySQL), which knows its conflict clause."""
     from sqlalchemy.dialects import mysql, postgresql, sqlite
 
@@ -73,7 +73,7 @@ def insert_ignore(connection: sa.Connection, table: sa.Table) -> Any:
     The affected row count tells the caller whether its row went in (1) or one was already there (0);
     SQLAlchemy keeps an INSERT's row count only when asked (``preserve_rowcount``).
     """
-    statement = _dialect_insert(connection, table)
+    statement = dialect_insert(connection, table)
     if connection.dialect.name == "mysql":
         statement = statement.prefix_with("IGNORE")
     else:
@@ -83,7 +83,7 @@ def insert_ignore(connection: sa.Connection, table: sa.Table) -> Any:
 
 def upsert(connection: sa.Connection, table: sa.Table, update: Collection[str]) -> Any:
     """``INSERT`` that overwrites ``update`` columns of an existing primary key, in the dialect's own words."""
-    statement = _dialect_insert(connection, table)
+    statement = dialect_insert(connection, table)
     if connection.dialect.name == "mysql":
         return statement.on_duplicate_key_update({c: statement.inserted[c] for c in update})
     return statement.on_conflict_do_update(

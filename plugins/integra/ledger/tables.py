@@ -76,6 +76,7 @@ campaigns = sa.Table(
     sa.PrimaryKeyConstraint("campaign_key", name="pk_integra_campaigns"),
     sa.Index("ix_integra_campaigns_day", "dag_id", "interval_end"),
     sa.Index("ix_integra_campaigns_status", "status"),
+    sa.Index("ix_integra_campaigns_campaign_id", "campaign_id"),
 )
 
 #: One row per person in a claimed batch, written in the claim's transaction: the ledger knows who
@@ -163,6 +164,71 @@ approvals = sa.Table(
     sa.Column("decided_by", sa.String(250), nullable=True),
     sa.Column("decided_at", UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint("dag_id", "interval_end", "requested_at", name="pk_integra_approvals"),
+)
+
+#: Every webhook delivery accepted (signature good), once per event id, raw JSON kept until processed
+#: and exported: ``status`` received (stored, not yet processed), processed, ignored (a type this code
+#: does not act on) or failed (``error`` says why; the outcomes DAG tries again).
+webhook_events = sa.Table(
+    "integra_webhook_events",
+    metadata,
+    sa.Column("event_id", sa.String(100), nullable=False),
+    sa.Column("event_type", sa.String(60), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=True),
+    sa.Column("signed_at", UTCDateTime(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("processed_at", UTCDateTime(), nullable=True),
+    sa.Column("payload", LongText, nullable=False),
+    sa.PrimaryKeyConstraint("event_id", name="pk_integra_webhook_events"),
+    sa.Index("ix_integra_webhook_events_status", "status", "received_at"),
+)
+
+#: One row per recipient and call attempt Integra reported (``call.completed``). ``campaign_key``,
+#: ``dag_id`` and ``lead_id`` are filled from the ledger's batches; an outcome that arrives before its
+#: campaign id is recorded gets them when the outcomes DAG links it later.
+call_outcomes = sa.Table(
+    "integra_call_outcomes",
+    metadata,
+    sa.Column("campaign_id", sa.String(64), nullable=False),
+    sa.Column("phone_e164", sa.String(20), nullable=False),
+    sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("call_id", sa.String(100), nullable=True),
+    sa.Column("event_id", sa.String(100), nullable=False),
+    sa.Column("campaign_key", sa.String(255), nullable=True),
+    sa.Column("dag_id", sa.String(250), nullable=True),
+    sa.Column("lead_id", sa.String(255), nullable=True),
+    sa.Column("phone_masked", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(40), nullable=False),
+    sa.Column("disposition", sa.String(100), nullable=True),
+    sa.Column("answered", sa.Boolean(), nullable=False),
+    sa.Column("opted_out", sa.Boolean(), nullable=False),
+    sa.Column("duration_seconds", sa.Integer(), nullable=True),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Column("exported_at", UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint("campaign_id", "phone_e164", "attempt", name="pk_integra_call_outcomes"),
+    sa.Index("ix_integra_call_outcomes_recorded", "recorded_at"),
+    sa.Index("ix_integra_call_outcomes_unlinked", "campaign_key"),
+    sa.Index("ix_integra_call_outcomes_export", "dag_id", "exported_at"),
+)
+
+#: One row per Integra campaign with its progress from ``campaign.started`` / ``campaign.completed``,
+#: keyed by Integra's id: an event may arrive before the operator has recorded that id on its batch.
+campaign_status = sa.Table(
+    "integra_campaign_status",
+    metadata,
+    sa.Column("campaign_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("completed_at", UTCDateTime(), nullable=True),
+    sa.Column("calls", sa.Integer(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("exported_at", UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint("campaign_id", name="pk_integra_campaign_status"),
+    sa.Index("ix_integra_campaign_status_export", "exported_at"),
 )
 
 #: Settings the ledger keeps for itself, e.g. the secret that keys batch digests.

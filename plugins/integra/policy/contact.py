@@ -35,6 +35,16 @@ class ContactPolicy(BaseModel):
 
     max_calls_per_number: Annotated[int, Field(ge=1, le=100)] = 1
     per_days: Annotated[int, Field(ge=1, le=365)] = 1
+    #: Call dispositions that put the number on the suppression list when Integra reports them.
+    opt_out_dispositions: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = (
+        "do_not_call",
+        "opt_out",
+        "wrong_number",
+    )
+
+    def opts_out(self, disposition: str | None) -> bool:
+        """Whether a call that ended with ``disposition`` means: never phone this number again."""
+        return bool(disposition) and str(disposition).strip().lower() in {d.lower() for d in self.opt_out_dispositions}
 
     @property
     def window(self) -> timedelta:
@@ -75,6 +85,6 @@ def _load(location: str, _mtime_ns: int, _size: int) -> ContactPolicy:
             field = ".".join(str(part) for part in err["loc"]) or "<file>"
             hint = err["msg"]
             if err["type"] == "extra_forbidden":
-                hint = "unknown field: the policy knows max_calls_per_number and per_days"
+                hint = "unknown field: the policy knows max_calls_per_number, per_days and opt_out_dispositions"
             problems.append(f"{field}: {hint}")
         raise ContactPolicyError(f"{name}: invalid contact policy: " + "; ".join(problems)) from exc
