@@ -40,7 +40,7 @@ for entry in (str(ROOT / "plugins"), str(ROOT)):
     if entry not in sys.path:
         sys.path.insert(0, entry)
 
-pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.campaign"]
+pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.campaign", "tests.fixtures.api_server"]
 
 
 @pytest.fixture(scope="session")

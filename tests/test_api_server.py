@@ -10,76 +10,19 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import subprocess
-import time
-from collections.abc import Callable, Iterator
-from contextlib import suppress
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from tests.fixtures import processes
+from tests.fixtures.api_server import ApiServer
 from tests.fixtures.campaign import future_run
-from tests.fixtures.processes import free_port, stop_group, tail
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT_S = 180
 LINK_NAME = "Integra campaign"
-
-
-@dataclass
-class ApiServer:
-    url: str
-    log_path: Path
-    process: subprocess.Popen[bytes]
-    session: requests.Session = field(default_factory=requests.Session)
-
-    def log_tail(self, lines: int = 60) -> str:
-        return tail(self.log_path, lines)
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.session.get(f"{self.url}/api/v2{path}", params=params, timeout=30)
-        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}\n{self.log_tail()}"
-        return response.json()
-
-
-@pytest.fixture
-def start_api_server(tmp_path: Path, airflow_db: Path) -> Iterator[Callable[[], ApiServer]]:
-    """Starts ``airflow api-server`` on a free port, on the session's AIRFLOW_HOME and metadata DB (all users
-    admins), when the test asks: after its DAG run. Stopped at teardown."""
-    started: list[ApiServer] = []
-
-    def start() -> ApiServer:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        log_path = tmp_path / "api-server.log"
-        # The session's Airflow settings (conftest) and this test's connections.
-        process = processes.start_api_server(os.environ, port, log_path, cwd=tmp_path)
-        server = ApiServer(url=url, log_path=log_path, process=process)
-        started.append(server)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"airflow api-server exited with {process.returncode}:\n{server.log_tail()}")
-            with suppress(requests.RequestException):
-                if requests.get(f"{url}/api/v2/monitor/health", timeout=5).status_code == 200:
-                    return server
-            if time.monotonic() > deadline:
-                pytest.fail(f"airflow api-server not healthy after {STARTUP_TIMEOUT_S}s:\n{server.log_tail()}")
-            time.sleep(0.5)
-
-    try:
-        yield start
-    finally:
-        for server in started:
-            server.session.close()
-            stop_group(server.process)
 
 
 def test_rest_api_shows_the_run_and_links_to_the_campaigns(

@@ -462,7 +462,7 @@ def test_reset_clears_campaigns_faults_and_counters(sandbox: SandboxClient) -> N
     ("method", "path", "status"),
     [
         ("GET", "/api/v1/campaigns/3c90c3cc-0d44-4b50-8888-8dd25736052a", 404),
-        ("GET", "/api/v1/webhooks", 404),
+        ("GET", "/api/v1/calls", 404),
         ("POST", "/api/v2/campaigns", 404),
         ("GET", "/", 404),
         ("DELETE", "/api/v1/campaigns", 405),

@@ -1,7 +1,9 @@
 """`make demo`: the main job end to end on this machine, with nothing but the project's own parts.
 
 A SQLite warehouse with generated leads, the local Integra sandbox on a free loopback port, one
-real `airflow dags test` of the daily campaign, and a printed summary. The sandbox stops at the end.
+real `airflow dags test` of the daily campaign, then the call outcomes coming back: the sandbox
+delivers signed webhooks to the receiver on a real `airflow api-server`, and `airflow dags test` of
+the outcomes DAG copies them to the warehouse. A printed summary; everything stops at the end.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "include"))
 
+from demo import outcomes  # noqa: E402
 from demo.leads import generate_leads, seed_sqlite  # noqa: E402
 
 DAG_ID = "integra_daily_campaign"
+OUTCOMES_DAG_ID = "integra_outcomes"
 TIMEZONE = ZoneInfo("America/Sao_Paulo")
 RUN_HOUR = 7  # the campaign's cron: 07:00 local
 TOKEN = "ik_test_demo_token"  # noqa: S105 - the local sandbox's token, not a secret
@@ -102,10 +106,18 @@ def main() -> int:
         }
     )
     airflow = [sys.executable, "-m", "airflow"]
+    api_server = None
+    came_back: dict[str, int] = {}
     try:
         subprocess.run([*airflow, "db", "migrate"], env=env, check=True, capture_output=True)  # noqa: S603
         print(f"Contact ledger: python -m integra.ledger upgrade  ({ledger})")
         subprocess.run([sys.executable, "-m", "integra.ledger", "upgrade"], env=env, check=True, capture_output=True)
+        api_server, api_url = outcomes.start_api_server(env, workdir)
+        registration = outcomes.register(env, f"{api_url}/integra/webhooks")
+        print(
+            f"Webhook receiver: {api_url}/integra/webhooks on the Airflow API server, registered as "
+            f"{registration['id']} (secret stored in the connection integra_webhook)"
+        )
         print(f"Running: airflow dags test {DAG_ID} {run_at.isoformat()}")
         with (workdir / "dags_test.log").open("wb") as out:
             result = subprocess.run(  # noqa: S603
@@ -116,9 +128,22 @@ def main() -> int:
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             campaigns = json.load(response)["campaigns"]
+        if result.returncode == 0:
+            deliveries = outcomes.wait_for_deliveries(url)
+            delivered, failed = deliveries.get("delivered"), deliveries.get("failed")
+            print(f"Webhooks delivered by the sandbox: {delivered} ({failed} failed)")
+            print(f"Running: airflow dags test {OUTCOMES_DAG_ID}")
+            with (workdir / "outcomes_test.log").open("wb") as out:
+                exported = subprocess.run(  # noqa: S603
+                    [*airflow, "dags", "test", OUTCOMES_DAG_ID], env=env, stdout=out, stderr=subprocess.STDOUT
+                )
+            if exported.returncode == 0:
+                came_back = outcomes.summary(ledger, warehouse)
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
+        for process in (api_server, sandbox):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
 
     with sqlite3.connect(ledger) as conn:
         row = conn.execute(
@@ -145,6 +170,18 @@ def main() -> int:
             f"scheduled_at {campaign['scheduled_at']}  [{campaign['status']}]"
         )
     print(f"The sandbox received {len(campaigns)} campaign(s). Full log: {workdir / 'dags_test.log'}")
+    if not came_back:
+        print(f"The outcomes did not come back; see {workdir / 'outcomes_test.log'} and {workdir / 'api_server.log'}")
+        return 1
+    print()
+    print("Call outcomes back (webhooks -> ledger -> outcomes DAG -> warehouse table integra_outcomes)")
+    print(f"  webhook events     {came_back['events']}  ({came_back['events_not_processed']} not processed)")
+    print(f"  calls reported     {came_back['outcomes']}")
+    print(f"  answered           {came_back['answered']}")
+    print(f"  not answered       {came_back['not_answered']}")
+    suppressed = came_back["suppressed_by_webhook"]
+    print(f"  opted out          {came_back['opted_out']}  (now on the suppression list: {suppressed})")
+    print(f"  campaigns done     {came_back['campaigns_completed']}  Log: {workdir / 'outcomes_test.log'}")
     return 0
 
 

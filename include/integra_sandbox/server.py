@@ -9,6 +9,7 @@ actually created. Standard library only, so it runs with a bare ``python`` in an
 
 Sandbox-only endpoints (not part of the real API): ``GET /api/v1/campaigns[/{id}]`` (bearer auth)
 to inspect what was created, and the unauthenticated loopback controls under ``/_sandbox/``.
+Webhooks (``/api/v1/webhooks``, signed deliveries of campaign and call events) are in webhooks.py.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -34,12 +36,18 @@ from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+if __package__:
+    from . import webhooks
+else:  # python include/integra_sandbox/server.py: this directory is sys.path[0]
+    import webhooks  # type: ignore[no-redef]
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_TOKEN = "ik_test_sandbox"  # noqa: S105 - a well-known test token, not a secret
 
 API_PREFIX = "/api/v1"
 CAMPAIGNS_PATH = f"{API_PREFIX}/campaigns"
+WEBHOOKS_PATH = f"{API_PREFIX}/webhooks"
 MAX_RECIPIENTS = 10_000
 # Far above a legal request (10,000 recipients with variables is a few MB); stops runaway clients.
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -245,7 +253,8 @@ def parse_fault(spec: object) -> Fault:
 class SandboxState:
     """Everything the server remembers; one lock, because handlers run on many threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, hub: webhooks.WebhookHub | None = None) -> None:
+        self.webhooks = hub if hub is not None else webhooks.WebhookHub()
         self._lock = threading.Lock()
         self._campaigns: dict[str, dict[str, Any]] = {}
         self._faults: deque[Fault] = deque()
@@ -305,12 +314,13 @@ class SandboxState:
             }
 
     def reset(self) -> None:
-        """Forget campaigns, faults and counters, so each test starts from nothing."""
+        """Forget campaigns, faults, counters and all webhook state, so each test starts from nothing."""
         with self._lock:
             self._campaigns.clear()
             self._faults.clear()
             self._campaign_posts = 0
             self._requests = 0
+        self.webhooks.reset()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -335,6 +345,14 @@ def _utc_now_iso() -> str:
 def _reject_constant(name: str) -> Any:
     """JSON has no NaN/Infinity; Python's decoder would accept them."""
     raise ValueError(f"invalid JSON constant {name}")
+
+
+def _fault_specs(raw: bytes) -> list[Any]:
+    """The entries of a ``{"faults": [...]}`` control body; ValueError if it is not that."""
+    payload = json.loads(raw.decode("utf-8") or "null")
+    if not isinstance(payload, dict) or not isinstance(payload.get("faults"), list):
+        raise ValueError('body must be {"faults": [...]}')
+    return list(payload["faults"])
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -525,7 +543,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         self._dispatch("PATCH")
 
     def do_DELETE(self) -> None:
-        """Unsupported on every path: 404/405 JSON."""
+        """Webhook removal; elsewhere 404/405 JSON."""
         self._dispatch("DELETE")
 
     def do_HEAD(self) -> None:
@@ -546,11 +564,17 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             "/_sandbox/stats": {"GET": self._get_stats},
             "/_sandbox/reset": {"POST": self._reset},
             "/_sandbox/health": {"GET": self._health},
+            WEBHOOKS_PATH: {"POST": self._bearer(self._register_webhook), "GET": self._bearer(self._list_webhooks)},
+            "/_sandbox/outcomes": {"POST": self._force_outcomes},
+            "/_sandbox/webhook_faults": {"POST": self._add_webhook_faults, "GET": self._get_webhook_faults},
+            "/_sandbox/webhooks/idle": {"GET": self._webhooks_idle},
         }
         if path in routes:
             handlers = routes[path]
         elif path.startswith(CAMPAIGNS_PATH + "/") and path.count("/") == CAMPAIGNS_PATH.count("/") + 1:
             handlers = {"GET": self._get_campaign}
+        elif path.startswith(WEBHOOKS_PATH + "/") and path.count("/") == WEBHOOKS_PATH.count("/") + 1:
+            handlers = {"GET": self._bearer(self._get_webhook), "DELETE": self._bearer(self._delete_webhook)}
         else:
             handlers = {}
 
@@ -590,23 +614,7 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         if not self._authorized():
             self._unauthorized()
             return
-        try:
-            body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            self._error(HTTPStatus.BAD_REQUEST, "bad_request", "request body is not valid JSON")
-            return
-        if not isinstance(body, dict):
-            self._error(HTTPStatus.BAD_REQUEST, "bad_request", "request body must be a JSON object")
-            return
-        problems = validate_campaign(body)
-        if problems:
-            first = problems[0]
-            self._error(
-                HTTPStatus.UNPROCESSABLE_ENTITY,
-                "validation_error",
-                f"{first.field} {first.message}",
-                details=[problem.as_dict() for problem in problems],
-            )
+        if (body := self._decode_object(raw)) is None or self._reject(validate_campaign(body)):
             return
 
         created = {
@@ -625,6 +633,8 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
                 "request": body,
             }
         )
+        # Queued now and delivered by the webhook workers, so events may beat this response.
+        self.server.state.webhooks.campaign_created(created["id"], [r["phone_number"] for r in body["recipients"]])
 
         if fault is None:
             self._send_json(HTTPStatus.CREATED, created)
@@ -637,6 +647,28 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
             # No status line, no headers: the client sees the connection close (RemoteDisconnected).
             self.close_connection = True
             self.log_request("dropped")
+
+    def _decode_object(self, raw: bytes) -> dict[str, Any] | None:
+        """The body as a JSON object, or None after answering 400."""
+        try:
+            body = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            self._error(HTTPStatus.BAD_REQUEST, "bad_request", "request body is not valid JSON")
+            return None
+        if not isinstance(body, dict):
+            self._error(HTTPStatus.BAD_REQUEST, "bad_request", "request body must be a JSON object")
+            return None
+        return body
+
+    def _reject(self, problems: list[Problem]) -> bool:
+        """Answer 422 listing every problem (the first is the message); False if there are none."""
+        if problems:
+            first = problems[0]
+            details = [problem.as_dict() for problem in problems]
+            self._error(
+                HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", f"{first.field} {first.message}", details=details
+            )
+        return bool(problems)
 
     def _apply_fault_before_create(self, fault: Fault) -> None:
         """Faults that answer before (and instead of) auth, validation and creation."""
@@ -681,17 +713,18 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
 
     # -- sandbox-only controls (no auth; bind to loopback) ----------------------------------------
 
-    def _add_faults(self, raw: bytes) -> None:
-        """POST /_sandbox/faults {"faults": [{"kind": ..., "times": 1, ...}]}: append to the FIFO queue."""
+    def _control(self, apply: Callable[[], object]) -> None:
+        """Answer 200 with what ``apply`` returns, or 400 with its ValueError (a bad control body)."""
         try:
-            payload = json.loads(raw.decode("utf-8") or "null")
-            if not isinstance(payload, dict) or not isinstance(payload.get("faults"), list):
-                raise ValueError('body must be {"faults": [...]}')
-            faults = [parse_fault(spec) for spec in payload["faults"]]
-        except (UnicodeDecodeError, ValueError) as exc:
+            payload = apply()
+        except ValueError as exc:  # UnicodeDecodeError is a ValueError too
             self._error(HTTPStatus.BAD_REQUEST, "bad_request", str(exc))
             return
-        self._send_json(HTTPStatus.OK, {"faults": self.server.state.add_faults(faults)})
+        self._send_json(HTTPStatus.OK, payload)
+
+    def _add_faults(self, raw: bytes) -> None:
+        """POST /_sandbox/faults {"faults": [{"kind": ..., "times": 1, ...}]}: append to the FIFO queue."""
+        self._control(lambda: {"faults": self.server.state.add_faults([parse_fault(f) for f in _fault_specs(raw)])})
 
     def _get_faults(self, _body: bytes) -> None:
         """GET /_sandbox/faults: the pending queue."""
@@ -710,6 +743,60 @@ class SandboxRequestHandler(BaseHTTPRequestHandler):
         """GET /_sandbox/health: for readiness checks (docker-compose healthcheck, fixtures)."""
         self._send_json(HTTPStatus.OK, {"status": "ok"})
 
+    # -- webhooks (machinery in webhooks.py) ------------------------------------------------------
+
+    def _bearer(self, handler: Callable[[bytes], None]) -> Callable[[bytes], None]:
+        """``handler`` behind the bearer token check."""
+        return lambda body: handler(body) if self._authorized() else self._unauthorized()
+
+    def _register_webhook(self, raw: bytes) -> None:
+        """POST /api/v1/webhooks: 201 with the secret, the only answer that ever shows it."""
+        if (body := self._decode_object(raw)) is None:
+            return
+        url, events, problems = webhooks.parse_registration(body)
+        if not self._reject([Problem(field, message) for field, message in problems]):
+            self._send_json(HTTPStatus.CREATED, self.server.state.webhooks.register(url, events))
+
+    def _list_webhooks(self, _body: bytes) -> None:
+        """GET /api/v1/webhooks: registrations without secrets."""
+        self._send_json(HTTPStatus.OK, {"webhooks": self.server.state.webhooks.registrations()})
+
+    def _get_webhook(self, _body: bytes) -> None:
+        """GET /api/v1/webhooks/{id}: the registration and its last 100 deliveries, newest first."""
+        record = self.server.state.webhooks.registration(self._route_path().rsplit("/", 1)[1])
+        if record is None:
+            self._error(HTTPStatus.NOT_FOUND, "not_found", "webhook not found")
+        else:
+            self._send_json(HTTPStatus.OK, record)
+
+    def _delete_webhook(self, _body: bytes) -> None:
+        """DELETE /api/v1/webhooks/{id}: 204 and nothing more is delivered to it."""
+        if not self.server.state.webhooks.delete(self._route_path().rsplit("/", 1)[1]):
+            self._error(HTTPStatus.NOT_FOUND, "not_found", "webhook not found")
+            return
+        with contextlib.suppress(OSError):
+            self.send_response(HTTPStatus.NO_CONTENT)
+            self.end_headers()
+
+    def _force_outcomes(self, raw: bytes) -> None:
+        """POST /_sandbox/outcomes {"+5511...": {"status", "disposition", "duration_seconds"}}: merge."""
+        hub = self.server.state.webhooks
+        parse = webhooks.parse_outcomes
+        self._control(lambda: {"outcomes": hub.force_outcomes(parse(json.loads(raw.decode("utf-8") or "null")))})
+
+    def _add_webhook_faults(self, raw: bytes) -> None:
+        """POST /_sandbox/webhook_faults {"faults": [{"kind": ..., "times": 1, "delay": 3}]}: append."""
+        hub = self.server.state.webhooks
+        self._control(lambda: {"faults": hub.add_faults([webhooks.parse_fault(f) for f in _fault_specs(raw)])})
+
+    def _get_webhook_faults(self, _body: bytes) -> None:
+        """GET /_sandbox/webhook_faults: the pending webhook fault queue."""
+        self._send_json(HTTPStatus.OK, {"faults": self.server.state.webhooks.faults()})
+
+    def _webhooks_idle(self, _body: bytes) -> None:
+        """GET /_sandbox/webhooks/idle: {"pending", "delivered", "failed"}; wait for pending 0."""
+        self._send_json(HTTPStatus.OK, self.server.state.webhooks.idle())
+
 
 # --------------------------------------------------------------------------------------------------
 # Embedding and CLI
@@ -726,13 +813,17 @@ class SandboxServer:
         token: str = DEFAULT_TOKEN,
         *,
         log: TextIO | None = None,
+        webhook_seed: int = webhooks.DEFAULT_SEED,
+        webhook_backoff: float = webhooks.DEFAULT_BACKOFF_S,
+        webhook_attempts: int = webhooks.DEFAULT_ATTEMPTS,
     ) -> None:
         if not token:
             raise ValueError("token must be non-empty")
         self.host = host
         self.requested_port = port
         self.token = token
-        self.state = SandboxState()
+        hub = webhooks.WebhookHub(seed=webhook_seed, backoff=webhook_backoff, attempts=webhook_attempts, log=log)
+        self.state = SandboxState(hub)
         self._log = log
         self._httpd: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -752,13 +843,14 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
-        """Stop accepting, close open connections and release the port; safe to call twice."""
+        """Stop accepting, close open connections, stop webhook deliveries, release the port; safe twice."""
         httpd, self._httpd = self._httpd, None
         if httpd is None:
             return
         httpd.shutdown()
         httpd.close_connections()
         httpd.server_close()
+        self.state.webhooks.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
@@ -812,6 +904,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--port-file", help="write the bound port to this file once listening")
     parser.add_argument("--quiet", action="store_true", help="no access log")
+    for flag, kind, default, what in (
+        ("seed", int, webhooks.DEFAULT_SEED, "seed of the simulated call outcomes"),
+        ("backoff", float, webhooks.DEFAULT_BACKOFF_S, "seconds before the first retry, doubled per retry"),
+        ("attempts", int, webhooks.DEFAULT_ATTEMPTS, "delivery attempts per event before giving up"),
+    ):
+        name = f"INTEGRA_SANDBOX_WEBHOOK_{flag.upper()}"
+        parser.add_argument(
+            f"--webhook-{flag}", type=kind, default=env.get(name, str(default)), help=f"{what} (env {name})"
+        )
     return parser
 
 
@@ -829,7 +930,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.token:
         print("error: --token must be non-empty", file=sys.stderr)
         return 2
-    server = SandboxServer(args.host, args.port, args.token, log=None if args.quiet else sys.stderr)
+    if args.webhook_backoff < 0 or args.webhook_attempts < 1:
+        print("error: --webhook-backoff must be >= 0 and --webhook-attempts >= 1", file=sys.stderr)
+        return 2
+    hooks = {f"webhook_{key}": getattr(args, f"webhook_{key}") for key in ("seed", "backoff", "attempts")}
+    server = SandboxServer(args.host, args.port, args.token, log=None if args.quiet else sys.stderr, **hooks)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     server.start()

@@ -110,11 +110,18 @@ def deliveries(
 ) -> dict[str, Any]:
     """Integra's view of the registration: recent deliveries with their status codes and attempts."""
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     from integra.hooks import IntegraHook
 
     if webhook_id is None:
-        webhook_id = BaseHook.get_connection(webhook_conn_id).extra_dejson.get("webhook_id")
+        conn = _stored_connection(webhook_conn_id)  # a command line is no worker: read the metadata DB itself
+        if conn is None:
+            try:
+                conn = BaseHook.get_connection(webhook_conn_id)  # environment variables, secrets backends
+            except AirflowNotFoundException:
+                conn = None
+        webhook_id = conn.extra_dejson.get("webhook_id") if conn is not None else None
     if not webhook_id:
         raise IntegraConfigError(f"no webhook id: pass --id, or register first (connection '{webhook_conn_id}')")
     answer = IntegraHook(api_conn_id).webhook(str(webhook_id))
