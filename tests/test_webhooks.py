@@ -238,3 +238,66 @@ def test_events_left_unprocessed_are_processed_by_the_outcomes_dag_step(client: 
     )
     assert process_pending(ledger, ContactPolicy()) == {"processed": 1}
     assert [r["phone_e164"] for r in rows(ledger_db, "integra_suppression_list")] == [NUMBER]
+
+
+# -- registration ---------------------------------------------------------------------------------------
+
+
+def _stored(conn_id: str = "integra_webhook") -> Any:
+    from integra.webhooks.registration import _stored_connection
+
+    return _stored_connection(conn_id)
+
+
+def test_registering_again_rotates_the_secret_and_finishing_forgets_the_old_one(
+    sandbox: Any, airflow_db: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    import requests
+
+    from integra.exceptions import IntegraConfigError
+    from integra.webhooks import registration
+
+    monkeypatch.setenv("AIRFLOW_CONN_INTEGRA_DEFAULT", sandbox.airflow_conn_json())
+    monkeypatch.delenv("AIRFLOW_CONN_INTEGRA_WEBHOOK", raising=False)
+    url = "https://airflow.example.com/integra/webhooks"
+    try:
+        first = registration.register(url)
+        assert "secret" not in first
+        old_secret = _stored().password
+        assert old_secret.startswith("whsec_")
+
+        second = registration.register(url)
+        rotated = _stored()
+        assert rotated.password not in (old_secret, None)
+        assert rotated.extra_dejson["previous_secret"] == old_secret  # deliveries in flight still verify
+        assert rotated.extra_dejson["previous_webhook_id"] == first["id"]
+        assert rotated.extra_dejson["webhook_id"] == second["id"]
+
+        assert registration.finish_rotation() == first["id"]
+        finished = _stored()
+        assert finished.password == rotated.password
+        assert "previous_secret" not in finished.extra_dejson
+        gone = requests.get(f"{sandbox.base_url}/webhooks/{first['id']}", headers=sandbox.auth_headers, timeout=10)
+        assert gone.status_code == 404
+        assert [
+            d["id"]
+            for d in requests.get(f"{sandbox.base_url}/webhooks", headers=sandbox.auth_headers, timeout=10).json()[
+                "webhooks"
+            ]
+        ] == [second["id"]]
+
+        # A connection defined by an environment variable would hide the stored one: refuse, name the way out.
+        monkeypatch.setenv("AIRFLOW_CONN_INTEGRA_WEBHOOK", json.dumps({"conn_type": "generic", "password": "x"}))
+        with pytest.raises(IntegraConfigError, match="--secret-file"):
+            registration.register(url)
+        secret_file = tmp_path / "webhook-secret"
+        registration.register(url, secret_file=secret_file)
+        assert secret_file.read_text().startswith("whsec_")
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+        assert _stored().password == finished.password  # the metadata DB was left alone
+    finally:
+        from airflow.models.connection import Connection
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == "integra_webhook").delete()
