@@ -16,6 +16,10 @@ USER airflow
 RUN mkdir -p -m 0775 /opt/airflow/data
 
 COPY --chown=airflow:0 requirements.txt constraints.txt /opt/airflow/requirements/
+# The `integra` package itself (provider entry point, plugin entry point, ledger migrations as package
+# data): installed, not bind-mounted, so nothing needs PYTHONPATH. dags/ and include/ are bind-mounted.
+COPY --chown=airflow:0 pyproject.toml README.md /opt/airflow/integra-src/
+COPY --chown=airflow:0 src /opt/airflow/integra-src/src
 
 # CeleryExecutor needs apache-airflow-providers-celery and the redis client: requirements.txt pins the
 # provider (tests/test_celery.py runs it) and constraints.txt the client; the check after the install
@@ -24,9 +28,6 @@ RUN pip install --no-cache-dir \
         "apache-airflow==${AIRFLOW_VERSION}" \
         -r /opt/airflow/requirements/requirements.txt \
         -c /opt/airflow/requirements/constraints.txt \
+        /opt/airflow/integra-src \
     && python -c "import importlib.metadata as md; \
-print([md.version(d) for d in ('apache-airflow', 'apache-airflow-providers-celery', 'redis')])"
-
-# The project package `integra` lives in plugins/ (bind-mounted at /opt/airflow/plugins); DAGs and
-# tasks import it as `integra`, as they do locally through the Makefile's PYTHONPATH=plugins.
-ENV PYTHONPATH="/opt/airflow/plugins${PYTHONPATH:+:${PYTHONPATH}}"
+print([md.version(d) for d in ('apache-airflow', 'apache-airflow-providers-celery', 'redis', 'integra-airflow')])"

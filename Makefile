@@ -6,19 +6,18 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-# Airflow runs from this checkout: project-local home, our dags and plugins.
+# Airflow runs from this checkout: project-local home, our DAGs. The `integra` package is installed
+# (editable) into .venv and registers itself with Airflow through its entry points: no plugins folder.
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
-export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
-export PYTHONPATH := $(CURDIR)/plugins$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 .PHONY: install demo test lint airflow bench ui-shot sandbox stack clean
 
 install: $(STAMP)
 
 # --compile-bytecode: every Airflow process (tests, demo) starts from .pyc files, as in a built image.
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@# mysqlclient (the MySQL provider's driver) compiles against the MySQL/MariaDB client headers.
 	@pkg-config --exists mysqlclient 2>/dev/null || pkg-config --exists libmariadb 2>/dev/null || \
 	  { echo "Installing the MySQL client headers for mysqlclient (apt-get)"; \
@@ -26,6 +25,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
 demo: $(STAMP)

@@ -1,4 +1,4 @@
-"""Test session setup: a private AIRFLOW_HOME, this project's dags and plugins, real databases.
+"""Test session setup: a private AIRFLOW_HOME, this project's dags (the `integra` package is installed), real databases.
 
 Environment variables are set at import time, before anything imports Airflow, so every test
 (and every Airflow subprocess a test starts) sees the same isolated installation. The database
@@ -25,20 +25,17 @@ os.environ.update(
     {
         "AIRFLOW_HOME": str(_HOME),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(_HOME / "plugins"),  # empty: the plugin comes from the package
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "INTEGRA_DATA_PATH": f"file://{_HOME / 'integra-data'}",
-        "PYTHONPATH": os.pathsep.join(
-            [str(ROOT / "plugins"), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
 )
-for entry in (str(ROOT / "plugins"), str(ROOT)):
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.campaign", "tests.fixtures.api_server"]
 

@@ -108,7 +108,7 @@ def celery_stack(
         AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
         # Both workers run on this machine: each says its own name in the task instance's hostname.
         AIRFLOW__CORE__HOSTNAME_CALLABLE="tests.fixtures.hostnames.from_env",
-        PYTHONPATH=os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        PYTHONPATH=str(ROOT),
         AIRFLOW__CELERY__BROKER_URL=broker.url,
         AIRFLOW__CELERY__RESULT_BACKEND=result_backend,
         AIRFLOW__CELERY__WORKER_CONCURRENCY="1",  # one task per worker at a time: the batches must spread

@@ -309,7 +309,7 @@ def test_dockerignored_helper():
     patterns = [".venv", "**/__pycache__", "*.txt", "!requirements.txt", "logs"]
     assert dockerignored(".venv/bin/python", patterns)
     assert dockerignored("__pycache__/x.pyc", patterns)
-    assert dockerignored("plugins/integra/__pycache__/x.pyc", patterns)
+    assert dockerignored("src/integra/__pycache__/x.pyc", patterns)
     assert dockerignored("constraints.txt", patterns)
     assert not dockerignored("requirements.txt", patterns)
     assert not dockerignored("include/sql/notes.txt", patterns)  # `*` stays in one segment
@@ -751,8 +751,9 @@ def test_dockerfile_installs_requirements_under_constraints():
     users = [args for instruction, args in instructions if instruction == "USER"]
     assert users, "the Dockerfile should say which user installs"
     assert users[-1] == "airflow"
+    assert "/opt/airflow/integra-src" in installs[0], "the image must install the integra package itself"
     env_lines = [args for instruction, args in instructions if instruction == "ENV"]
-    assert any(re.match(r'PYTHONPATH="?/opt/airflow/plugins', line) for line in env_lines), env_lines
+    assert not any("PYTHONPATH" in line for line in env_lines), env_lines  # installed, not on a path
 
 
 def test_files_copied_into_the_image_exist_and_are_in_the_build_context():
@@ -763,7 +764,7 @@ def test_files_copied_into_the_image_exist_and_are_in_the_build_context():
     ]
     copies = [args for instruction, args in dockerfile_instructions() if instruction in ("COPY", "ADD")]
     sources = [src for args in copies for src in [a for a in args.split() if not a.startswith("--")][:-1]]
-    assert {"requirements.txt", "constraints.txt"} <= set(sources)
+    assert {"requirements.txt", "constraints.txt", "pyproject.toml", "src"} <= set(sources)
     for source in sources:
         assert (ROOT / source).exists(), source
         assert not dockerignored(source, patterns), f"{source} is excluded by .dockerignore"
@@ -777,5 +778,5 @@ def test_dockerignore_keeps_local_state_and_secrets_out():
     ]
     for path in (".git/config", ".venv/bin/python", ".airflow/airflow.db", ".cache/x", ".env"):
         assert dockerignored(path, patterns), path
-    for path in (".pytest_cache/v", ".ruff_cache/x", ".mypy_cache/x", "plugins/integra/__pycache__/a.pyc"):
+    for path in (".pytest_cache/v", ".ruff_cache/x", ".mypy_cache/x", "src/integra/__pycache__/a.pyc"):
         assert dockerignored(path, patterns), path

@@ -115,7 +115,7 @@ def test_a_bad_policy_file_withholds_every_campaign_and_names_the_field(sqlite_c
 RUN_SCRIPT = """
 import sys
 from datetime import datetime
-sys.path[:0] = [{plugins!r}, {root!r}]
+sys.path[:0] = [{root!r}]
 from airflow.dag_processing.dagbag import DagBag
 dag = DagBag(dag_folder={dagfile!r}).dags[{dag_id!r}]
 print("STATE", dag.test(logical_date=datetime.fromisoformat({day!r})).state)
@@ -138,7 +138,6 @@ def test_two_campaigns_running_at_the_same_moment_phone_each_number_once(sqlite_
                 sys.executable,
                 "-c",
                 RUN_SCRIPT.format(
-                    plugins=str(ROOT / "plugins"),
                     root=str(ROOT),
                     dagfile=str(ROOT / "dags" / "integra_campaigns.py"),
                     dag_id=dag_id,

@@ -147,7 +147,7 @@ def test_unreachable_warehouse_fails_extract_and_posts_nothing(sqlite_campaign, 
 KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
-    sys.path[:0] = [{plugins!r}, {root!r}]
+    sys.path[:0] = [{root!r}]
     from datetime import datetime
     from integra.hooks import IntegraHook
     original = IntegraHook.create_campaign
@@ -166,7 +166,6 @@ KILL_SCRIPT = textwrap.dedent(
 
 def test_worker_killed_after_the_post_never_resends(sqlite_campaign, day, capfd):
     script = KILL_SCRIPT.format(
-        plugins=str(ROOT / "plugins"),
         root=str(ROOT),
         dagfile=str(ROOT / "dags/integra_campaigns.py"),
         dag_id=sqlite_campaign.dag_id,

@@ -125,7 +125,6 @@ def main() -> int:
         **os.environ,
         "AIRFLOW_HOME": str(workdir / "home"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
@@ -138,7 +137,6 @@ def main() -> int:
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # runs only when triggered
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "PYTHONPATH": str(ROOT / "plugins"),
         # Shared storage: one disk here, an object store when workers are on different hosts.
         "INTEGRA_DATA_PATH": f"file://{workdir / 'data'}",
         "AIRFLOW_CONN_INTEGRA_WAREHOUSE": json.dumps({"conn_type": "sqlite", "host": str(warehouse)}),

@@ -19,7 +19,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = Path(__file__).resolve().parent
-PLUGINS = ROOT / "plugins"
 INCLUDE = ROOT / "include"
 DAGS = ROOT / "dags"
 PYTHON = sys.executable
@@ -48,7 +47,8 @@ def cache_key(*parts: object, files: Sequence[Path] = ()) -> str:
 def airflow_env(
     home: Path, *, dags_folder: Path | None = None, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """A private Airflow installation: its own home and metadata DB, no examples, our plugins importable."""
+    """A private Airflow installation: its own home and metadata DB, no examples, this checkout's include/
+    whatever the DAGs folder (the `integra` package and its plugin come from the venv)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "INTEGRA_"))}
     home.mkdir(parents=True, exist_ok=True)
     env.update(
@@ -56,10 +56,11 @@ def airflow_env(
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder or DAGS),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
+            "INTEGRA_INCLUDE_DIR": str(INCLUDE),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "PYTHONPATH": os.pathsep.join([str(PLUGINS), str(INCLUDE), str(ROOT)]),
+            "PYTHONPATH": os.pathsep.join([str(INCLUDE), str(ROOT)]),
             "PYTHONPYCACHEPREFIX": str(PYCACHE),
         }
     )

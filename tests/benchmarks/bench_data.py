@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[2] / p) for p in ("include", "plugins")]
+sys.path[:0] = [str(Path(__file__).resolve().parents[2] / p) for p in ("include",)]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import sqlite_conn  # noqa: E402

@@ -39,7 +39,6 @@ from _common import (
     CACHE,
     DAGS,
     INCLUDE,
-    PLUGINS,
     PYCACHE,
     ROOT,
     airflow_env,
@@ -59,6 +58,9 @@ LEDGER_KINDS = ("sqlite", "postgres", "mysql")
 LEDGER_MEMBERS = 10_000
 CLAIM_TARGET_S = 0.050  # issue 14: claim with members + confirm
 T0 = time.perf_counter()
+
+
+SRC = ROOT / "src"
 
 
 def log(message: str) -> None:
@@ -198,7 +200,7 @@ class Bench:
         # writes nothing to it: one empty, upgraded ledger serves every transform run.
         ledger = data / "ledger.db"
         self.script("bench_data.py", "ledger", ledger, env=gen_env)
-        extract_code = [PLUGINS / "integra" / "pipeline" / "extract.py", PLUGINS / "integra" / "sql.py"]
+        extract_code = [SRC / "integra" / "pipeline" / "extract.py", SRC / "integra" / "sql.py"]
         checked = CACHE / f"check-{cache_key('check', files=[*sources, *extract_code])}.ok"
         if not checked.exists():
             check = self.script("bench_data.py", "check", data / "check", env=gen_env)
@@ -544,7 +546,7 @@ class Bench:
 
 
 def code_state() -> tuple[str, str]:
-    """(label, fingerprint) of the measured code: plugins/, dags/, include/ (read-only git).
+    """(label, fingerprint) of the measured code: src/, dags/, include/ (read-only git).
 
     The fingerprint is of those folders' files as they are on disk (tracked and untracked, ignored
     ones left out), so committing measured code unchanged does not count as a change, a commit
@@ -560,7 +562,7 @@ def code_state() -> tuple[str, str]:
             return ""
         return out.stdout.strip()
 
-    folders = ("plugins", "dags", "include")
+    folders = ("src", "dags", "include")
     head = git("rev-parse", "--short", "HEAD") or "unknown"
     dirty = git("status", "--porcelain", "--", *folders)
     digest = hashlib.sha256()

@@ -57,18 +57,13 @@ class Page(NamedTuple):
 
 
 def airflow_env() -> dict[str, str]:
-    """The environment the Makefile exports: this checkout's home, DAGs and plugins."""
+    """The environment the Makefile exports: this checkout's home and DAGs (the package is installed)."""
     env = os.environ.copy()
-    pythonpath = str(ROOT / "plugins")
-    if env.get("PYTHONPATH") and env["PYTHONPATH"] != pythonpath:
-        pythonpath += os.pathsep + env["PYTHONPATH"]
     env.update(
         {
             "AIRFLOW_HOME": env.get("AIRFLOW_HOME") or str(ROOT / ".airflow"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "PYTHONPATH": pythonpath,
         }
     )
     return env

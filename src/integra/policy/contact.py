@@ -18,8 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from integra.exceptions import IntegraConfigError
+from integra.paths import include_dir
 
-ROOT = Path(__file__).resolve().parents[3]
 ENV = "INTEGRA_CONTACT_POLICY"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -53,7 +53,7 @@ class ContactPolicy(BaseModel):
 
 
 def policy_path() -> Path:
-    return Path(os.environ.get(ENV) or ROOT / "include" / "contact_policy.yaml")
+    return Path(os.environ.get(ENV) or include_dir() / "contact_policy.yaml")
 
 
 def load_policy(path: Path | None = None) -> ContactPolicy:

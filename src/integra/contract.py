@@ -108,6 +108,8 @@ def panel_campaign_url(panel_url: str | None, campaign_id: str) -> str:
 # --- Webhooks: documented are the three events and HMAC-SHA256 with a secret shown once; the rest is assumed.
 
 WEBHOOKS_ENDPOINT = "webhooks"
+#: ``airflow connections test`` asks for this registration: assumed 404 with a good token, 401/403 without.
+CONNECTION_TEST_WEBHOOK_ID = "wh_connection_test"
 #: The connection that holds the webhook secret (password); extra ``previous_secret`` during a rotation.
 WEBHOOK_CONN_ID = "integra_webhook"
 EVENT_CALL_COMPLETED = "call.completed"

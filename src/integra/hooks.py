@@ -26,6 +26,7 @@ from integra.exceptions import (
     IntegraAPIError,
     IntegraAuthError,
     IntegraConfigError,
+    IntegraError,
     IntegraNotFoundError,
     IntegraOutcomeUnknownError,
     IntegraRateLimitError,
@@ -38,12 +39,24 @@ if TYPE_CHECKING:
     from requests import PreparedRequest, Response, Session
 
 CONNECTION_HELP = (
-    "Set it as an Airflow connection of type http whose host is the API base URL and whose password "
-    "is the organisation API key, e.g. "
-    'AIRFLOW_CONN_{env}=\'{{"conn_type": "http", "host": "{base}", "password": "ik_live_..."}}\''
+    "Set it as an Airflow connection of type integra (or http) whose host is the API base URL and whose "
+    "password is the organisation API token, e.g. "
+    'AIRFLOW_CONN_{env}=\'{{"conn_type": "integra", "host": "{base}", "password": "ik_live_..."}}\''
 )
-#: Connection extras that configure this hook rather than becoming HTTP headers.
+#: Connection extras that configure this hook rather than becoming HTTP headers (also under the
+#: ``extra__integra__`` prefix older forms write).
 _HOOK_EXTRAS = ("panel_url", "connect_timeout", "read_timeout")
+_PREFIX = "extra__integra__"
+
+
+def hook_extras(extra: dict[str, Any]) -> dict[str, Any]:
+    """This hook's own extras, whichever way the connection form stored them; empty values dropped."""
+    found = {}
+    for key in _HOOK_EXTRAS:
+        value = extra.get(key, extra.get(_PREFIX + key))
+        if value not in (None, ""):
+            found[key] = value
+    return found
 
 
 class BearerAuth(AuthBase):
@@ -73,8 +86,8 @@ def _is_connect_failure(exc: BaseException) -> bool:
 class IntegraHook(HttpHook):
     """Create outbound call campaigns through the Integra HTTP API.
 
-    :param integra_conn_id: an http connection; host = API base URL (default the production URL),
-        password = the organisation API key, extra ``panel_url`` = the panel's base URL, extras
+    :param integra_conn_id: an ``integra`` (or ``http``) connection; host = API base URL (default the
+        production URL), password = the organisation API token, extra ``panel_url`` = the panel's base URL, extras
         ``connect_timeout`` / ``read_timeout`` (seconds) override the arguments below.
     :param connect_timeout: seconds to establish the TCP/TLS connection.
     :param read_timeout: seconds to wait for the answer once the request was sent.
@@ -83,7 +96,7 @@ class IntegraHook(HttpHook):
 
     conn_name_attr = "integra_conn_id"
     default_conn_name = contract.DEFAULT_CONN_ID
-    conn_type = "http"
+    conn_type = "integra"  # its form is declared in provider_info.py; http connections work the same
     hook_name = "Integra"
     default_host = contract.PRODUCTION_BASE_URL
 
@@ -121,7 +134,7 @@ class IntegraHook(HttpHook):
                 + CONNECTION_HELP.format(env=env, base=contract.PRODUCTION_BASE_URL)
             )
         mask_secret(conn.password)
-        extra = conn.extra_dejson
+        extra = hook_extras(conn.extra_dejson)
         if "connect_timeout" in extra or "read_timeout" in extra:
             try:
                 self.timeout = (
@@ -141,6 +154,7 @@ class IntegraHook(HttpHook):
         session = super().get_conn(headers, extra_options)
         for key in _HOOK_EXTRAS:
             session.headers.pop(key, None)
+            session.headers.pop(_PREFIX + key, None)
         session.auth = BearerAuth(token)
         return session
 
@@ -153,11 +167,27 @@ class IntegraHook(HttpHook):
     @property
     def panel_url(self) -> str:
         """Base URL of the Integra panel, for links a person can click."""
-        return str(self.connection.extra_dejson.get("panel_url") or contract.DEFAULT_PANEL_URL)
+        return str(hook_extras(self.connection.extra_dejson).get("panel_url") or contract.DEFAULT_PANEL_URL)
 
     def campaign_url(self, campaign_id: str) -> str:
         """Where the campaign can be seen in the Integra panel."""
         return contract.panel_campaign_url(self.panel_url, campaign_id)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """``airflow connections test`` and the UI's Test button: one authenticated GET that creates nothing.
+
+        Integra documents no "who am I" call; asking for a webhook registration that cannot exist is
+        answered 404 by a valid token and 401/403 by a bad one (assumed in ``contract.py``).
+        """
+        try:
+            self.webhook(contract.CONNECTION_TEST_WEBHOOK_ID)
+        except IntegraNotFoundError:
+            return True, f"Integra at {self.base_url} accepted the API token"
+        except IntegraAuthError as exc:
+            return False, f"Integra at {self.base_url} refused the API token: {exc.api_message}"
+        except IntegraError as exc:
+            return False, str(exc)
+        return True, f"Integra at {self.base_url} accepted the API token"
 
     # -- API --------------------------------------------------------------------------------------
 

@@ -23,25 +23,25 @@ from integra import scheduling
 from integra.contract import MAX_RECIPIENTS
 from integra.exceptions import CampaignDefinitionError
 from integra.models import CampaignConfig, field_path
+from integra.paths import include_dir
 from integra.policy.calendars import HolidaySettings
 from integra.policy.volume import ApprovalSettings
 
 if TYPE_CHECKING:
     from integra.policy.local_time import LocalRules
 
-ROOT = Path(__file__).resolve().parents[2]
 # LibYAML's safe loader when PyYAML was built with it (about 10x faster), else the pure-Python one.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def definitions_dir() -> Path:
     """Where campaign definitions live: ``$INTEGRA_CAMPAIGNS_DIR`` or include/campaigns."""
-    return Path(os.environ.get("INTEGRA_CAMPAIGNS_DIR") or ROOT / "include" / "campaigns")
+    return Path(os.environ.get("INTEGRA_CAMPAIGNS_DIR") or include_dir() / "campaigns")
 
 
 def sql_dir() -> Path:
     """Where their SQL files live: ``$INTEGRA_SQL_DIR`` or include/sql."""
-    return Path(os.environ.get("INTEGRA_SQL_DIR") or ROOT / "include" / "sql")
+    return Path(os.environ.get("INTEGRA_SQL_DIR") or include_dir() / "sql")
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

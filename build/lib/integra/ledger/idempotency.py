@@ -1,0 +1,534 @@
+"""Exactly-once, in one place: batch keys, the claim state machine, who may have been phoned, recovery.
+
+Integra documents no idempotency and no look-up, so the ledger keeps the promise. Before a POST the
+batch's key is *claimed* (a primary key makes concurrent workers safe) with its members in the same
+transaction; every transition after that is a compare-and-set::
+
+    (none) ──claim──► sending ──► created | not_created | unknown
+    not_created / skipped ──retake──► sending          (nothing exists: safe)
+    sending / unknown ──retake──► sending              (only for a key a person listed in resend_keys)
+    (none) / not_created ──skip──► skipped
+
+A person is "possibly called" as soon as their batch may exist (created, sending, unknown): same-day
+membership and the cooldown both count those, by phone number as well as by lead id.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from integra.ledger import tables
+from integra.ledger.store import (
+    LOOKUP_CHUNK,
+    Ledger,
+    bulk_insert,
+    clip,
+    in_chunks,
+    insert_ignore,
+    upsert,
+    utc_now,
+)
+
+if TYPE_CHECKING:
+    from integra.policy.contact import ContactPolicy
+
+#: A ``sending`` key this young may still have a live worker behind it: never retaken, whatever a param says.
+DEFAULT_STALE_AFTER = timedelta(hours=1)
+RECOVER_COMMAND = "python -m integra.ledger {action} {key}{extra} --conn-id {conn_id}"
+
+
+class Status(enum.StrEnum):
+    SENDING = "sending"
+    CREATED = "created"
+    NOT_CREATED = "not_created"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+#: Batches that exist or may exist: their people count as called.
+MAY_EXIST = (Status.CREATED.value, Status.SENDING.value, Status.UNKNOWN.value)
+#: Batches known to have created nothing: a later attempt may take them again.
+NOTHING_CREATED = (Status.NOT_CREATED.value, Status.SKIPPED.value)
+
+
+class ClaimState(enum.Enum):
+    CLAIMED = "claimed"  # this attempt owns the key: POST (the members not capped)
+    EXISTS = "exists"  # a campaign already exists: POST nothing, return it
+    IN_DOUBT = "in_doubt"  # claimed earlier, outcome unknown: a person must look
+    ALL_CAPPED = "all_capped"  # every member is over the contact policy's cap: nothing to send (skipped)
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: ClaimState
+    row: dict[str, Any]
+    #: Numbers left out by the contact policy → keys of the batches that hold them.
+    capped: dict[str, list[str]] = field(default_factory=dict)
+
+
+def day_text(interval_end: datetime) -> str:
+    """The run's day as it appears in keys: the end of its data interval, UTC, to the second."""
+    return interval_end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def batch_digest(secret: bytes, numbers: Sequence[str]) -> str:
+    """Order-independent HMAC-SHA256 of a batch's numbers, keyed by the ledger's own secret.
+
+    Keyed, because a key travels in headers, names and logs, and an unkeyed hash of a phone number is
+    reversed by trying every number.
+    """
+    return hmac.new(secret, "\n".join([*sorted(numbers), ""]).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def batch_key(dag_id: str, interval_end: datetime, batch_number: int, digest: str) -> str:
+    """Same DAG, same day the run is for, same batch, same people → same key; never ``now()``."""
+    return f"{dag_id}:{day_text(interval_end)}:b{batch_number}:{digest[:16]}"
+
+
+def short_key(key: str) -> str:
+    """What goes into the campaign name, so a person finds the campaign in the Integra panel."""
+    return key.rsplit(":", 1)[-1][:8]
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """What names one batch in ``integra_campaigns``: written alike by a claim and by a skip."""
+
+    key: str
+    dag_id: str
+    run_id: str
+    interval_end: datetime
+    batch_number: int
+    batch_count: int
+    digest: str
+    name: str
+    recipients_count: int
+
+    def row(self, status: Status, now: datetime, **columns: Any) -> dict[str, Any]:
+        values = asdict(self)
+        return {
+            "campaign_key": values.pop("key"),
+            "batch_digest": values.pop("digest"),
+            **values,
+            "status": status.value,
+            "attempts": 1,
+            "claimed_at": now,
+            "updated_at": now,
+            **columns,
+        }
+
+
+def get(ledger: Ledger, key: str, connection: sa.Connection | None = None) -> dict[str, Any] | None:
+    query = sa.select(tables.campaigns).where(tables.campaigns.c.campaign_key == key)
+    if connection is not None:
+        row = connection.execute(query).mappings().first()
+    else:
+        with ledger.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+    return dict(row) if row else None
+
+
+def claim(
+    ledger: Ledger,
+    batch: BatchRecord,
+    *,
+    scheduled_at: datetime,
+    members: Sequence[Mapping[str, Any]],
+    resend_keys: Collection[str] = (),
+    stale_after: timedelta = DEFAULT_STALE_AFTER,
+    policy: ContactPolicy | None = None,
+) -> Claim:
+    """Take the key before POSTing; of any number of concurrent callers exactly one gets CLAIMED.
+
+    Claims on one ledger take turns (a row lock on PostgreSQL/MySQL, SQLite's write lock), so the
+    contact policy's cap is checked against every other campaign's committed batches and cannot be
+    overrun by two campaigns claiming at once. Members over the cap are left out and recorded as
+    ``capped``; the others are written in the claim's transaction, so the ledger knows who may have
+    been phoned even if the process dies right after the POST.
+    """
+    now = utc_now()
+    people = [
+        {
+            "campaign_key": batch.key,
+            "lead_id": str(m["lead_id"]),
+            "dag_id": batch.dag_id,
+            "interval_end": batch.interval_end,
+            "phone_e164": m["phone_e164"],
+            "phone_masked": m["phone_masked"],
+            "recipient_name": m["recipient_name"],
+            "claimed_at": now,
+        }
+        for m in members
+    ]
+    with ledger.engine.begin() as conn:
+        _take_turn(conn)
+        numbers = [p["phone_e164"] for p in people]
+        capped = (
+            over_cap(
+                conn,
+                dag_id=batch.dag_id,
+                interval_end=batch.interval_end,
+                scheduled_at=scheduled_at,
+                numbers=numbers,
+                policy=policy,
+            )
+            if policy
+            else {}
+        )
+        kept = [p for p in people if p["phone_e164"] not in capped]
+        dropped = [p for p in people if p["phone_e164"] in capped]
+        status, reason = (Status.SENDING, None) if kept or not people else (Status.SKIPPED, ALL_CAPPED_REASON)
+        values = batch.row(status, now, scheduled_at=scheduled_at, last_error=reason, recipients_count=len(kept))
+        if conn.execute(insert_ignore(conn, tables.campaigns), values).rowcount == 1:
+            return _write_people(conn, batch, values, kept, dropped, capped)
+        row = get(ledger, batch.key, conn)
+        assert row is not None, "the key was there a moment ago"
+        if row["status"] == Status.CREATED and row["campaign_id"]:
+            return Claim(ClaimState.EXISTS, row)
+        if not may_retake(row, resend_keys, now, stale_after):
+            return Claim(ClaimState.IN_DOUBT, row)
+        retake = {k: v for k, v in values.items() if k not in ("campaign_key", "claimed_at", "attempts")}
+        changed = conn.execute(
+            _compare_and_set(row).values(**retake, attempts=tables.campaigns.c.attempts + 1)
+        ).rowcount
+        if changed != 1:  # pragma: no cover - claims take turns; kept as the compare-and-set's own guard
+            return Claim(ClaimState.IN_DOUBT, get(ledger, batch.key, conn) or row)
+        conn.execute(tables.recipients.delete().where(tables.recipients.c.campaign_key == batch.key))
+        return _write_people(conn, batch, {**row, **retake, "attempts": row["attempts"] + 1}, kept, dropped, capped)
+
+
+ALL_CAPPED_REASON = "every recipient is over the contact policy's cap (phoned by another campaign): nothing to send"
+
+
+def _take_turn(connection: sa.Connection) -> None:
+    """Serialise claims on this ledger until the transaction ends (SQLite's BEGIN IMMEDIATE already does)."""
+    meta = tables.meta
+    connection.execute(sa.select(meta.c.name).where(meta.c.name == "digest_secret").with_for_update())
+
+
+def _write_people(
+    conn: sa.Connection,
+    batch: BatchRecord,
+    row: dict[str, Any],
+    kept: list[dict[str, Any]],
+    dropped: list[dict[str, Any]],
+    capped: dict[str, list[str]],
+) -> Claim:
+    """The members who may be phoned, and a ``capped`` rejection (naming the holder) for each left out."""
+    bulk_insert(conn, tables.recipients, kept)
+    if dropped:
+        conn.execute(
+            upsert(conn, tables.rejected_leads, ("run_id", "field", "detail", "original_value", "recorded_at")),
+            [
+                {
+                    "dag_id": batch.dag_id,
+                    "interval_end": batch.interval_end,
+                    "lead_id": person["lead_id"],
+                    "reason": "capped",
+                    "run_id": batch.run_id,
+                    "field": "phone",
+                    "detail": clip(capped_detail(capped[person["phone_e164"]])),
+                    "original_value": person["phone_masked"],
+                    "recorded_at": person["claimed_at"],
+                }
+                for person in dropped
+            ],
+        )
+    state = ClaimState.ALL_CAPPED if row["status"] == Status.SKIPPED else ClaimState.CLAIMED
+    return Claim(state, row, capped)
+
+
+def may_retake(row: Mapping[str, Any], resend_keys: Collection[str], now: datetime, stale_after: timedelta) -> bool:
+    """Whether a later attempt may take this key again: the one rule, for the claim and for the operator."""
+    if row["status"] in NOTHING_CREATED:
+        return True
+    if row["campaign_key"] not in resend_keys:
+        return False
+    if row["status"] == Status.SENDING:
+        return bool(now - row["updated_at"] >= stale_after)  # a live worker may still be sending it
+    return row["status"] == Status.UNKNOWN
+
+
+def _compare_and_set(seen: Mapping[str, Any]) -> sa.Update:
+    """An UPDATE that applies only if the row is still as ``seen`` (status and attempt count)."""
+    c = tables.campaigns.c
+    return tables.campaigns.update().where(
+        c.campaign_key == seen["campaign_key"], c.status == seen["status"], c.attempts == seen["attempts"]
+    )
+
+
+def confirm(ledger: Ledger, key: str, *, campaign_id: str, scheduled_at: datetime) -> None:
+    """The API created the campaign: from now on every attempt returns it (one row: its people refer to it)."""
+    _set_created(ledger, key, campaign_id, scheduled_at=scheduled_at, only_from=(Status.SENDING.value,))
+
+
+def _set_created(
+    ledger: Ledger, key: str, campaign_id: str, *, scheduled_at: datetime | None, only_from: Collection[str]
+) -> int:
+    c = tables.campaigns.c
+    values: dict[str, Any] = {"status": Status.CREATED.value, "campaign_id": campaign_id, "last_error": None}
+    if scheduled_at is not None:
+        values["scheduled_at"] = scheduled_at
+    with ledger.engine.begin() as conn:
+        changed = conn.execute(
+            tables.campaigns.update()
+            .where(c.campaign_key == key, c.status.in_(only_from))
+            .values(**values, updated_at=utc_now())
+        ).rowcount
+    return int(changed)
+
+
+def release(ledger: Ledger, key: str, error: str) -> None:
+    """This attempt provably created nothing (4xx, refused connection, 429): a later attempt may POST."""
+    _transition(ledger, key, Status.NOT_CREATED, error)
+
+
+def mark_unknown(ledger: Ledger, key: str, error: str) -> None:
+    """The answer was lost (timeout, cut connection, 5xx): only a person may have it sent again."""
+    _transition(ledger, key, Status.UNKNOWN, error)
+
+
+def _transition(ledger: Ledger, key: str, status: Status, error: str) -> int:
+    c = tables.campaigns.c
+    with ledger.engine.begin() as conn:
+        return int(
+            conn.execute(
+                tables.campaigns.update()
+                .where(c.campaign_key == key, c.status == Status.SENDING.value)
+                .values(status=status.value, last_error=clip(error), updated_at=utc_now())
+            ).rowcount
+        )
+
+
+def record_skip(ledger: Ledger, batch: BatchRecord, *, reason: str) -> None:
+    """The late policy skipped this batch: recorded with status ``skipped``, so the day says why.
+
+    Only a batch that created nothing becomes ``skipped``; one that exists or may exist is never touched.
+    """
+    now = utc_now()
+    with ledger.engine.begin() as conn:
+        values = batch.row(Status.SKIPPED, now, scheduled_at=None, last_error=clip(reason))
+        if conn.execute(insert_ignore(conn, tables.campaigns), values).rowcount == 1:
+            return
+        c = tables.campaigns.c
+        conn.execute(
+            tables.campaigns.update()
+            .where(c.campaign_key == batch.key, c.status.in_(NOTHING_CREATED))
+            .values(status=Status.SKIPPED.value, last_error=clip(reason), updated_at=now)
+        )
+
+
+def campaigns_for_day(ledger: Ledger, dag_id: str, interval_end: datetime) -> list[dict[str, Any]]:
+    c = tables.campaigns.c
+    query = (
+        sa.select(tables.campaigns)
+        .where(c.dag_id == dag_id, c.interval_end == interval_end)
+        .order_by(c.batch_number, c.campaign_key)
+    )
+    with ledger.engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+# -- who may have been phoned ---------------------------------------------------------------------
+
+
+def day_members(ledger: Ledger, dag_id: str, interval_end: datetime) -> list[dict[str, Any]]:
+    """People already in a batch of this day that exists or may exist, with their batch."""
+    r, c = tables.recipients.c, tables.campaigns.c
+    query = (
+        sa.select(r.lead_id, r.phone_e164, c.campaign_key, c.batch_number, c.status)
+        .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
+        .where(c.dag_id == dag_id, c.interval_end == interval_end, c.status.in_(MAY_EXIST))
+    )
+    with ledger.engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def handled_earlier(
+    connection: sa.Connection, *, dag_id: str, interval_end: datetime, lead_ids: Sequence[str]
+) -> set[str]:
+    """Which ``lead_ids`` an earlier day of this campaign already dealt with: in a batch that may exist,
+    or rejected. A run that looks back over the previous day's window reads them again; it must not
+    phone them again, nor count them twice."""
+    r, c, x = tables.recipients.c, tables.campaigns.c, tables.rejected_leads.c
+    found: set[str] = set()
+    for start in range(0, len(lead_ids), LOOKUP_CHUNK):
+        chunk = lead_ids[start : start + LOOKUP_CHUNK]
+        batched = (
+            sa.select(r.lead_id)
+            .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
+            .where(r.dag_id == dag_id, r.lead_id.in_(chunk), r.interval_end != interval_end, c.status.in_(MAY_EXIST))
+        )
+        rejected = sa.select(x.lead_id).where(x.dag_id == dag_id, x.lead_id.in_(chunk), x.interval_end != interval_end)
+        found.update(connection.execute(batched.union(rejected)).scalars())
+    return found
+
+
+def cooled_down(
+    connection: sa.Connection, *, dag_id: str, since: datetime, interval_end: datetime, numbers: Sequence[str]
+) -> set[str]:
+    """Which ``numbers`` this campaign may have phoned since ``since`` on another day.
+
+    Counts every batch that exists or may exist (created, sending, unknown), not only confirmed ones:
+    a batch whose answer was lost may well have phoned its people.
+    """
+    query = cooled_down_query(dag_id=dag_id, since=since, interval_end=interval_end)
+    return {row[0] for row in in_chunks(connection, query, tables.recipients.c.phone_e164, numbers)}
+
+
+def cooled_down_query(*, dag_id: str, since: datetime, interval_end: datetime) -> sa.Select[Any]:
+    """The numbers of :func:`cooled_down`, for any number."""
+    r, c = tables.recipients.c, tables.campaigns.c
+    return (
+        sa.select(r.phone_e164)
+        .distinct()
+        .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
+        .where(r.dag_id == dag_id, r.claimed_at >= since, r.interval_end != interval_end, c.status.in_(MAY_EXIST))
+    )
+
+
+def over_cap(
+    connection: sa.Connection,
+    *,
+    dag_id: str,
+    interval_end: datetime,
+    scheduled_at: datetime,
+    numbers: Sequence[str],
+    policy: ContactPolicy,
+) -> dict[str, list[str]]:
+    """Numbers already in ``max_calls_per_number`` batches of *other* campaign days that may call them
+    within ``per_days`` of ``scheduled_at``; each with the keys of those batches.
+
+    This campaign's own batches of the same day do not count: they are this very call.
+    """
+    query = cap_holders_query(dag_id=dag_id, interval_end=interval_end, scheduled_at=scheduled_at, policy=policy)
+    return capped_numbers(in_chunks(connection, query, tables.recipients.c.phone_e164, numbers), policy)
+
+
+def cap_holders_query(
+    *, dag_id: str, interval_end: datetime, scheduled_at: datetime, policy: ContactPolicy
+) -> sa.Select[Any]:
+    """(number, key) of every person in another campaign day's batch that may call within the window."""
+    r, c = tables.recipients.c, tables.campaigns.c
+    return (
+        sa.select(r.phone_e164, c.campaign_key)
+        .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
+        .where(
+            c.status.in_(MAY_EXIST),
+            c.scheduled_at > scheduled_at - policy.window,
+            c.scheduled_at < scheduled_at + policy.window,
+            ~sa.and_(c.dag_id == dag_id, c.interval_end == interval_end),
+        )
+    )
+
+
+def capped_numbers(holders: Iterable[Sequence[Any]], policy: ContactPolicy) -> dict[str, list[str]]:
+    """Numbers held by at least ``max_calls_per_number`` batches, with those batches' keys."""
+    keys: defaultdict[str, list[str]] = defaultdict(list)
+    for number, key in holders:
+        keys[number].append(key)
+    return {n: sorted(k) for n, k in keys.items() if len(k) >= policy.max_calls_per_number}
+
+
+def capped_detail(keys: Sequence[str]) -> str:
+    return f"over the contact policy's cap: already in {', '.join(keys)}"
+
+
+# -- recovery, by key, for a person ------------------------------------------------------------------
+
+
+class RecoveryError(ValueError):
+    """A recovery command that would break a promise, with what to do instead."""
+
+
+def mark_created(ledger: Ledger, key: str, campaign_id: str) -> dict[str, Any]:
+    """A person found the campaign in the panel: record it on the batch (its people refer to it) and no
+    later attempt resends it; its people count as phoned for the cooldown and the cap from then on."""
+    row = require(ledger, key)
+    if row["status"] == Status.CREATED and row["campaign_id"] not in (None, campaign_id):
+        raise RecoveryError(f"{key} is already created as campaign {row['campaign_id']}; nothing changed")
+    _set_created(ledger, key, campaign_id, scheduled_at=None, only_from=(*MAY_EXIST, *NOTHING_CREATED))
+    return require(ledger, key)
+
+
+def release_key(
+    ledger: Ledger, key: str, *, note: str, force: bool = False, stale_after: timedelta = DEFAULT_STALE_AFTER
+) -> dict[str, Any]:
+    """A person checked the panel and found no campaign: the next attempt of the day may send it.
+
+    A ``sending`` key younger than ``stale_after`` may have a live worker; it is refused unless ``force``.
+    """
+    row = require(ledger, key)
+    if row["status"] not in (Status.SENDING, Status.UNKNOWN):
+        raise RecoveryError(f"{key} is {row['status']}: only a sending or unknown key can be released")
+    age = utc_now() - row["updated_at"]
+    if row["status"] == Status.SENDING and age < stale_after and not force:
+        raise RecoveryError(
+            f"{key} was claimed {int(age.total_seconds())} s ago and may still be sending; wait until its task "
+            "has ended (or pass --force if you are sure no worker holds it)"
+        )
+    with ledger.engine.begin() as conn:
+        changed = conn.execute(
+            _compare_and_set(row).values(
+                status=Status.NOT_CREATED.value, last_error=clip(f"released by a person: {note}"), updated_at=utc_now()
+            )
+        ).rowcount
+    if changed != 1:
+        raise RecoveryError(f"{key} changed while releasing it (now {require(ledger, key)['status']}); look again")
+    return require(ledger, key)
+
+
+def require(ledger: Ledger, key: str) -> dict[str, Any]:
+    row = get(ledger, key)
+    if row is None:
+        raise RecoveryError(f"no batch with key {key!r} in the ledger at '{ledger.conn_id}'")
+    return row
+
+
+def unresolved(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every batch whose outcome a person must settle (sending or unknown), oldest first."""
+    c = tables.campaigns.c
+    query = (
+        sa.select(tables.campaigns)
+        .where(c.status.in_((Status.SENDING.value, Status.UNKNOWN.value)))
+        .order_by(c.updated_at)
+    )
+    with ledger.engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def recovery_commands(key: str, conn_id: str) -> tuple[str, str]:
+    """(if the campaign exists, if it does not): the one command for each answer."""
+    return (
+        RECOVER_COMMAND.format(action="mark-created", key=key, extra=" <campaign_id>", conn_id=conn_id),
+        RECOVER_COMMAND.format(action="release", key=key, extra="", conn_id=conn_id),
+    )
+
+
+def in_doubt_message(row: Mapping[str, Any], conn_id: str) -> str:
+    exists, missing = recovery_commands(row["campaign_key"], conn_id)
+    return (
+        f"Campaign {row['name']!r} (key {row['campaign_key']}) was claimed by an earlier attempt "
+        f"(status {row['status']}, attempts {row['attempts']}, last error: {row.get('last_error') or 'none'}) "
+        "and its outcome is unknown, or another worker is sending it right now. Nothing was sent. Open the "
+        f"Integra panel and look for a campaign with this name. If it exists, run: {exists} . If it does not, "
+        f'run: {missing} (or trigger the day with resend_keys=["{row["campaign_key"]}"]), then clear this task.'
+    )
+
+
+def unknown_message(name: str, key: str, error: str, conn_id: str) -> str:
+    exists, missing = recovery_commands(key, conn_id)
+    return (
+        f"Outcome unknown for campaign {name!r} (key {key}): {error} Retrying blindly could phone people twice. "
+        "Before anything else, open the Integra panel and look for a campaign with this name. "
+        f"If it exists, run: {exists} . If it does not, run: {missing} , then clear this task."
+    )

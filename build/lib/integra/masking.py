@@ -1,0 +1,16 @@
+"""Phone numbers are personal data: logs show only enough digits to tell two numbers apart."""
+
+from __future__ import annotations
+
+
+def mask_phone(number: str | None) -> str:
+    """``+5511987654321`` → ``+55*******4321``: country code and last four digits only."""
+    if not number:
+        return "<none>"
+    text = str(number)
+    if sum(ch.isdigit() for ch in text) <= 4:
+        return "*" * len(text)
+    # The country code is kept only when at least three digits stay hidden between it and the tail.
+    keep_head = 3 if text.startswith("+") and len(text) >= 10 else 0
+    head, tail = text[:keep_head], text[-4:]
+    return head + "*" * (len(text) - keep_head - 4) + tail
