@@ -29,12 +29,18 @@ UV = Path(sys.executable).parent / "uv"
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with requirements.txt (pinned) and the package built from this checkout; its bin/."""
-    venv = tmp_path_factory.mktemp("package") / "venv"
+    work = tmp_path_factory.mktemp("package")
+    source = work / "source"  # built from a copy: a build leaves build/ and *.egg-info behind
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source)
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    venv = work / "venv"
     subprocess.run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
     install = subprocess.run(
         [str(UV), "pip", "install", "--quiet", "--python", str(python), "-r", str(ROOT / "requirements.txt"),
-         "-c", str(ROOT / "constraints.txt"), str(ROOT)],
+         "-c", str(ROOT / "constraints.txt"), str(source)],
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-3000:]

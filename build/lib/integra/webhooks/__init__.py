@@ -1,1 +1,0 @@
-"""Call outcomes back from Integra: signed webhooks received on the Airflow API server, stored in the ledger."""
