@@ -181,6 +181,7 @@ except ContactPolicyError as _exc:
 for _path in definition_files() if _policy is not None else []:
     try:
         _definition = load_definition(_path)
+        _definition.check_policy(_policy)
     except CampaignDefinitionError as _exc:
         # Reported as an import error by integra_definitions_check.py; the other campaigns still load.
         log.error("Skipping campaign definition: %s", _exc)

@@ -14,12 +14,15 @@ from integra.policy.contact import ContactPolicyError, load_policy
 
 _problems: list[str] = []
 try:
-    load_policy()
+    _policy = load_policy()
 except ContactPolicyError as _exc:
     _problems.append(f"{_exc} (every campaign DAG is withheld until it is fixed)")
+    _policy = None
 for _path in definition_files():
     try:
-        load_definition(_path)
+        _definition = load_definition(_path)
+        if _policy is not None:
+            _definition.check_policy(_policy)
     except CampaignDefinitionError as _exc:
         _problems.append(str(_exc))
 

@@ -9,7 +9,9 @@ a payload this code did not understand then) and links outcomes that arrived bef
 was recorded → `export_outcomes` writes new outcomes and campaign progress to each campaign's
 `outcomes_conn_id` (its warehouse by default; tables `integra_outcomes`, `integra_campaign_progress`)
 and emits one event per Integra campaign on the Asset `integra://outcomes/<campaign dag_id>`, with
-`answered`, `not_answered` and `opted_out` counts in its extra.
+`answered`, `not_answered` and `opted_out` counts in its extra → `apply_retention` pseudonymises the
+ledger's personal data older than the contact policy's `retention_days` (full numbers become keyed
+hashes, names and raw payloads are cleared), after they are exported.
 
 **Safe to rerun**: rows are written by key and marked exported only afterwards. Opt-outs do not wait
 for this DAG: the receiver puts them on the suppression list as they arrive.
@@ -27,6 +29,7 @@ from airflow.sdk import DAG, AssetAlias
 
 from integra.definitions import CampaignDefinition, definition_files, load_definition
 from integra.exceptions import CampaignDefinitionError
+from integra.tasks import ApplyRetentionOperator
 from integra.webhooks.operators import ExportOutcomesOperator, ProcessEventsOperator
 
 SCHEDULE_ENV = "INTEGRA_OUTCOMES_SCHEDULE"
@@ -49,9 +52,11 @@ def build_outcomes_dag(ledger_conn_id: str, definitions: list[CampaignDefinition
         max_active_runs=1,
         tags=["integra", "outcomes"],
     ) as dag:
-        ProcessEventsOperator(task_id="process_events", ledger_conn_id=ledger_conn_id) >> ExportOutcomesOperator(
+        processed = ProcessEventsOperator(task_id="process_events", ledger_conn_id=ledger_conn_id)
+        exported = ExportOutcomesOperator(
             task_id="export_outcomes", ledger_conn_id=ledger_conn_id, targets=targets, alias=alias
         )
+        processed >> exported >> ApplyRetentionOperator(task_id="apply_retention", ledger_conn_id=ledger_conn_id)
     return dag
 
 

@@ -7,6 +7,7 @@ fixtures (SQLite, PostgreSQL, MariaDB) are built by tests/fixtures/databases.py.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -30,6 +31,8 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        # One key for every process of the session: a connection one stores encrypted, another reads.
+        "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "INTEGRA_DATA_PATH": f"file://{_HOME / 'integra-data'}",
         "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }

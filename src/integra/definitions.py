@@ -28,6 +28,7 @@ from integra.policy.calendars import HolidaySettings
 from integra.policy.volume import ApprovalSettings
 
 if TYPE_CHECKING:
+    from integra.policy.contact import ContactPolicy
     from integra.policy.local_time import LocalRules
 
 # LibYAML's safe loader when PyYAML was built with it (about 10x faster), else the pure-Python one.
@@ -152,6 +153,8 @@ class CampaignDefinition(_Strict):
     lookback_hours: Annotated[float, Field(ge=0, le=168)] = 0
     approval: ApprovalSettings | None = None
     data_path: str | None = None
+    #: The run's lead and batch files are deleted once the run is recorded, unless this is true.
+    keep_run_files: bool = False
     failure_webhook_conn_id: str | None = None
 
     source_file: str = Field(default="", exclude=True)
@@ -194,6 +197,21 @@ class CampaignDefinition(_Strict):
         if not path.is_file():
             raise ValueError(f"{folder / value} does not exist; create it or fix the file name")
         return value
+
+    @property
+    def look_back(self) -> timedelta:
+        """How far back in the ledger a run of this campaign looks to decide who may be called."""
+        return max(timedelta(days=self.cooldown_days), timedelta(hours=self.lookback_hours))
+
+    def check_policy(self, policy: ContactPolicy) -> None:
+        """A campaign that looks back further than the ledger keeps full numbers cannot keep its promises."""
+        days = max(self.look_back / timedelta(days=1), float(policy.per_days))
+        if not policy.look_back_fits(days):
+            raise CampaignDefinitionError(
+                f"{Path(self.source_file).name}: cooldown_days/lookback_hours look back {days:g} days, but the contact "
+                f"policy's retention_days ({policy.retention_days}) pseudonymises numbers after that: lower "
+                "cooldown_days or raise retention_days"
+            )
 
     @model_validator(mode="after")
     def _cooldown(self) -> CampaignDefinition:

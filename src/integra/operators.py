@@ -159,7 +159,14 @@ class IntegraOperator(BaseOperator):
             return self._inline_recipients
         if isinstance(self.recipients, list):
             return self.recipients
-        return batches.read_recipient_rows(self.recipients)
+        try:
+            return batches.read_recipient_rows(self.recipients)
+        except FileNotFoundError as exc:
+            raise AirflowFailException(
+                f"The batch file {self.recipients} is gone: a run's files are removed once the run is recorded "
+                "(keep_run_files: false). Clear build_recipients with its downstream tasks instead: it writes the "
+                "batches again, and batches already created keep their keys and are not sent again."
+            ) from exc
 
     def _rules(self) -> LocalRules:
         from integra.policy.local_time import LocalRules

@@ -1,4 +1,4 @@
-"""The campaign DAG's own steps, as small operators around :mod:`integra.pipeline`.
+"""The DAGs' own steps, as small operators around :mod:`integra.pipeline` and the ledger.
 
 Classic operators rather than ``@task`` functions: the TaskFlow decorator pulls the whole Python
 operator machinery into every DAG parse (about 12 ms here, more than the rest of the parse), while
@@ -59,9 +59,15 @@ class BuildRecipientsOperator(_CampaignStep):
         self.contact_policy = contact_policy
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from integra.ledger.retention import HistoryGoneError
         from integra.pipeline.transform import build_recipients
 
-        built = build_recipients(self.definition, self.extracted, context, self.contact_policy)
+        try:
+            built = build_recipients(self.definition, self.extracted, context, self.contact_policy)
+        except HistoryGoneError as exc:  # no retry can bring the history back
+            raise AirflowFailException(str(exc)) from exc
         context["ti"].xcom_push(key="summary", value=built)
         return [{k: batch[k] for k in BATCH_KWARGS} for batch in built["batches"]]
 
@@ -86,6 +92,7 @@ class RecordCampaignsOperator(_CampaignStep):
         log.info("Run summary:\n%s", format_summary(summary))
         if summary["status"] != "dry_run":
             Ledger(self.definition.ledger_conn_id).record_run(summary, scheduling.run_for(context))
+        self._remove_run_files(summary, context)
         for asset in self.outlets:
             context["outlet_events"][asset].extra = {
                 "interval_end": summary["interval_end"],
@@ -94,6 +101,28 @@ class RecordCampaignsOperator(_CampaignStep):
                 "campaign_ids": [c["campaign_id"] for c in summary["campaigns"] if c.get("campaign_id")],
             }
         return summary
+
+    def _remove_run_files(self, summary: dict[str, Any], context: Context) -> None:
+        """Personal data no longer needed: the day's lead and batch files, once the run is recorded.
+
+        Kept when a batch's outcome is not settled (a person may resend it from its file) or when the
+        definition says ``keep_run_files``. A later rerun of the day writes them anew.
+        """
+        unsettled = [c for c in summary["campaigns"] if c.get("status") in ("sending", "unknown")]
+        if self.definition.keep_run_files or unsettled:
+            return
+        from integra.batches import local_file
+        from integra.pipeline.extract import run_dir
+
+        folder = run_dir(self.definition, context)
+        local = local_file(folder)
+        if local is not None:
+            import shutil
+
+            shutil.rmtree(local, ignore_errors=True)
+        else:
+            folder.rmdir(recursive=True)
+        log.info("Removed this run's lead and batch files (%s): the ledger holds what the run decided", folder)
 
     def _approval(self, context: Context) -> str | None:
         """This run's latest approval decision, when the campaign has a gate."""
@@ -110,3 +139,26 @@ class RecordCampaignsOperator(_CampaignStep):
             if r["run_id"] == str(context.get("run_id") or "")
         ]
         return str(mine[-1]["status"]) if mine else None
+
+
+class ApplyRetentionOperator(BaseOperator):
+    """Pseudonymises personal data in the ledger older than the contact policy's ``retention_days``."""
+
+    ui_color = "#eef6e8"
+
+    def __init__(self, *, ledger_conn_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ledger_conn_id = ledger_conn_id
+
+    def execute(self, context: Context) -> dict[str, int]:
+        from integra.ledger import Ledger
+        from integra.ledger.retention import apply_retention
+        from integra.policy.contact import load_policy
+
+        days = load_policy().retention_days
+        if days is None:
+            log.info("retention_days is not set in the contact policy: the ledger keeps personal data")
+            return {}
+        counts = apply_retention(Ledger(self.ledger_conn_id), days)
+        log.info("Retention (%d days): rows pseudonymised or cleared per table: %s", days, counts)
+        return counts

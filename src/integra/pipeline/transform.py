@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from integra import batches, scheduling
 from integra.exceptions import CampaignDefinitionError
-from integra.ledger import Ledger
+from integra.ledger import Ledger, retention
 from integra.ledger import idempotency as idem
 from integra.ledger.checks import NumberChecks
 from integra.masking import mask_phone
@@ -106,6 +106,9 @@ def build_recipients(
     run_id = str(context.get("run_id") or "")
     cols = definition.columns
     ledger = Ledger(definition.ledger_conn_id)
+    if policy is not None:  # a day whose look-back reaches pseudonymised history cannot be decided safely
+        look_back = max(definition.look_back, policy.window)
+        retention.check_history(interval_end - look_back, policy.retention_days)
 
     previous = idem.day_members(ledger, definition.dag_id, interval_end)
     previous_by_lead = {row["lead_id"]: row for row in previous}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from integra.exceptions import IntegraConfigError
 from integra.paths import include_dir
@@ -41,6 +41,22 @@ class ContactPolicy(BaseModel):
         "opt_out",
         "wrong_number",
     )
+
+    #: After this many days the ledger keeps no full number or name (LGPD data minimisation); None: never.
+    retention_days: Annotated[int | None, Field(ge=2, le=3650)] = None
+
+    @model_validator(mode="after")
+    def _retention_outlives_the_cap(self) -> ContactPolicy:
+        if self.retention_days is not None and self.retention_days <= self.per_days:
+            raise ValueError(
+                f"retention_days ({self.retention_days}) must be longer than per_days ({self.per_days}): the cap "
+                "looks back per_days and needs the numbers of that period"
+            )
+        return self
+
+    def look_back_fits(self, days: float) -> bool:
+        """Whether a look-back of ``days`` stays within the history retention keeps in full."""
+        return self.retention_days is None or days < self.retention_days
 
     def opts_out(self, disposition: str | None) -> bool:
         """Whether a call that ended with ``disposition`` means: never phone this number again."""
@@ -85,6 +101,6 @@ def _load(location: str, _mtime_ns: int, _size: int) -> ContactPolicy:
             field = ".".join(str(part) for part in err["loc"]) or "<file>"
             hint = err["msg"]
             if err["type"] == "extra_forbidden":
-                hint = "unknown field: the policy knows max_calls_per_number, per_days and opt_out_dispositions"
+                hint = f"unknown field: the policy knows {', '.join(ContactPolicy.model_fields)}"
             problems.append(f"{field}: {hint}")
         raise ContactPolicyError(f"{name}: invalid contact policy: " + "; ".join(problems)) from exc
