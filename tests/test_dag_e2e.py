@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.fixtures.campaign import future_run
 from tests.fixtures.hours import allowed
@@ -178,7 +178,7 @@ def test_a_run_with_its_files_on_an_object_store(sqlite_campaign):
 
     campaign = sqlite_campaign
     run_at = future_run()
-    campaign.define(max_recipients_per_campaign=100)
+    campaign.define(max_recipients_per_campaign=100, keep_run_files=True)  # to look at them afterwards
     campaign.seed(300, run_at)
     base = f"memory://integra-test-{run_at:%Y%m%d}"
     campaign.monkeypatch.setenv("INTEGRA_DATA_PATH", base)
@@ -195,3 +195,12 @@ def test_a_run_with_its_files_on_an_object_store(sqlite_campaign):
     assert len(created) == len(batch_files) == math.ceil(counts["sent"] / 100)
     phones = [r["phone_number"] for c in created for r in c["request"]["recipients"]]
     assert len(phones) == len(set(phones)) == counts["sent"]
+
+    # Without keep_run_files, the next day's files are removed from the store once the run is recorded.
+    campaign.define(max_recipients_per_campaign=100)
+    next_day = run_at + timedelta(days=1)
+    campaign.seed(50, next_day, seed=5, prefix="N")
+    assert str(campaign.run(next_day).state) == "success"
+    assert campaign.summary(next_day)["counts"]["sent"] > 0
+    remaining = fsspec.filesystem("memory").find(base.removeprefix("memory://"))
+    assert sorted(remaining) == sorted(written), "the second day's files should be gone, the first day's kept"

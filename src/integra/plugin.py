@@ -1,19 +1,32 @@
-"""Registers the Integra extra link and the webhook receiver with Airflow (plugins folder, at start-up)."""
+"""Registers the Integra extra link, the /integra app and the "Integra" pages with Airflow.
+
+Found through the ``airflow.plugins`` entry point of the installed package (``pyproject.toml``).
+"""
 
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from integra.app import app
 from integra.links import IntegraCampaignLink
-from integra.webhooks.receiver import app as webhook_app
 
-#: The receiver's place on the API server: ``POST /integra/webhooks``.
+#: The app's place on the API server: ``POST /integra/webhooks``, ``/integra/ui/``, ``/integra/api/``.
 URL_PREFIX = "/integra"
 
 
 class IntegraPlugin(AirflowPlugin):
-    """Makes the "Integra campaign" button known to the UI, and mounts the webhook receiver."""
+    """The "Integra campaign" button, the webhook receiver and the campaigns page (nav entry and DAG tab)."""
 
     name = "integra"
     operator_extra_links = [IntegraCampaignLink()]  # noqa: RUF012 - the AirflowPlugin API is a list
-    fastapi_apps = [{"app": webhook_app, "url_prefix": URL_PREFIX, "name": "Integra webhooks"}]  # noqa: RUF012
+    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "Integra"}]  # noqa: RUF012
+    # Relative hrefs: they resolve against the UI's base URL, so a reverse-proxy path prefix still works.
+    external_views = [  # noqa: RUF012
+        {"name": "Integra", "href": "integra/ui/", "destination": "nav", "url_route": "integra"},
+        {
+            "name": "Integra",
+            "href": "integra/ui/campaigns/{DAG_ID}",
+            "destination": "dag",
+            "url_route": "integra-campaign",
+        },
+    ]

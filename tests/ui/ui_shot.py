@@ -7,14 +7,15 @@
 3. Finds the demo's run through the REST API and takes headless-Chromium screenshots of the DAG's
    grid view and of the ``create_campaign`` task instance (map index 0) with its "Integra campaign"
    extra link.
-4. Runs a gated copy of the demo campaign whose approval gate waits (``tests/ui/approval_shot.py``),
-   screenshots its Required actions page, and rejects it.
+4. Screenshots the "Integra" campaigns page: as the UI shows it (navigation entry, page in its frame)
+   and the page itself, with the demo's days, batches, call outcomes and a rejected lead looked up.
 5. Stops the api-server.
 
-Writes ``docs/grid.png``, ``docs/create_campaign.png`` and ``docs/approval.png``. Needs Debian's
+Writes ``docs/grid.png``, ``docs/create_campaign.png``, ``docs/integra_nav.png`` and
+``docs/integra_campaign.png``. Needs Debian's
 ``/usr/bin/chromium``; installs it with apt-get when missing and allowed to (root), otherwise says how to.
 
-    python tests/ui/ui_shot.py [--skip-demo] [--out-dir docs] [--budget-ms 15000]
+    python tests/ui/ui_shot.py [--skip-demo] [--out-dir docs] [--timeout 90]
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # run as a script: the tests' process helpers are importable from the root
 
 from tests.fixtures.processes import free_port, start_api_server, stop_group  # noqa: E402
-from tests.ui import approval_shot  # noqa: E402
 
 DAG_ID = "integra_daily_campaign"
 TASK_ID = "create_campaign"
@@ -45,10 +44,11 @@ LINK_NAME = "Integra campaign"
 CHROMIUM = Path("/usr/bin/chromium")
 TASK_IDS = ("extract_leads", "build_recipients", TASK_ID, "record_campaigns")
 STARTUP_TIMEOUT_S = 300  # the api-server imports a lot; slow on a busy machine
-CHROMIUM_TIMEOUT_S = 180
 WINDOW = (1600, 1000)
 MIN_PNG_BYTES = 20_000  # a blank 1600x1000 page compresses to a few KB
 WORKDIR = ROOT / ".airflow" / "ui-shot"
+DEMO = ROOT / ".airflow" / "demo"
+REJECTED_LEAD = "L00000012"  # one of the demo's broken leads (seed 42): invalid_phone
 
 
 class Page(NamedTuple):
@@ -64,6 +64,8 @@ def airflow_env() -> dict[str, str]:
             "AIRFLOW_HOME": env.get("AIRFLOW_HOME") or str(ROOT / ".airflow"),
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # The demo's ledger, for the campaigns page.
+            "AIRFLOW_CONN_INTEGRA_LEDGER": json.dumps({"conn_type": "sqlite", "host": str(DEMO / "ledger.db")}),
         }
     )
     return env
@@ -136,52 +138,36 @@ def check_extra_link(api: str, run_id: str) -> None:
     print(f"Extra link {LINK_NAME!r}: {url}")
 
 
-def chromium(binary: Path, url: str, budget_ms: int, action: str) -> subprocess.CompletedProcess[str]:
-    """One headless chromium run on a fresh profile; ``action`` is ``--screenshot=<file>`` or ``--dump-dom``."""
-    with tempfile.TemporaryDirectory(prefix="ui-shot-chromium-") as profile:
-        args = [
-            str(binary),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}",
-            f"--virtual-time-budget={budget_ms}",
-            action,
-            url,
-        ]
-        result = subprocess.run(args, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT_S)
-    if result.returncode != 0:
-        raise SystemExit(f"chromium {action} failed on {url} (exit {result.returncode}):\n{result.stderr[-3000:]}")
-    return result
+def shoot(browser: Any, page: Page, out: Path, timeout_s: float) -> None:
+    """Waits until the page shows what it should (not a blank or login page), then screenshots it.
 
-
-def shoot(binary: Path, page: Page, out: Path, budget_ms: int) -> None:
-    """Checks that the rendered page shows what it should (not a blank or login page), then screenshots it."""
-    dom = chromium(binary, page.url, budget_ms, "--dump-dom").stdout
-    missing = [text for text in page.expect if text not in dom]
-    if missing:
-        raise SystemExit(
-            f"{page.url} rendered without {missing} after {budget_ms} ms of virtual time "
-            "(try a larger --budget-ms); no screenshot written."
-        )
-    out.unlink(missing_ok=True)
-    chromium(binary, page.url, budget_ms, f"--screenshot={out}")
+    Texts may be in the page or in its frame (the UI shows plugin pages in one)."""
+    tab = browser.new_page(viewport={"width": WINDOW[0], "height": WINDOW[1]})
+    try:
+        tab.goto(page.url, wait_until="domcontentloaded")
+        deadline = time.monotonic() + timeout_s
+        missing: list[str] = list(page.expect)
+        while missing and time.monotonic() < deadline:
+            text = " ".join(frame.locator("body").inner_text() for frame in tab.frames if frame.url != "about:blank")
+            missing = [t for t in page.expect if t not in text]
+            if missing:
+                tab.wait_for_timeout(500)
+        if missing:
+            raise SystemExit(f"{page.url} rendered without {missing} after {timeout_s:.0f}s; no screenshot written.")
+        tab.wait_for_timeout(1000)  # let late requests settle
+        out.unlink(missing_ok=True)
+        tab.screenshot(path=str(out), full_page=True)
+    finally:
+        tab.close()
     if not out.exists() or out.stat().st_size < MIN_PNG_BYTES:
-        raise SystemExit(f"chromium wrote no screenshot of {page.url}, or a blank one, to {out}")
+        raise SystemExit(f"No screenshot of {page.url}, or a blank one, at {out}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-demo", action="store_true", help="reuse the metadata DB of an earlier demo run")
     parser.add_argument("--out-dir", default=str(ROOT / "docs"))
-    parser.add_argument("--budget-ms", type=int, default=15000, help="chromium's --virtual-time-budget")
+    parser.add_argument("--timeout", type=float, default=90, help="seconds a page may take to show its texts")
     args = parser.parse_args()
 
     chromium_binary = ensure_chromium()
@@ -197,12 +183,16 @@ def main() -> int:
     log_path = WORKDIR / "api-server.log"
     print(f"Starting airflow api-server on {api} (log: {log_path}) ...", flush=True)
     server = start_api_server(env, port, log_path, cwd=ROOT)
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    browser = playwright.chromium.launch(executable_path=str(chromium_binary), args=["--no-sandbox"])
     try:
         wait_healthy(server, api, log_path)
         run_id = latest_run_id(api)
         check_extra_link(api, run_id)
         run_url = f"{api}/dags/{DAG_ID}/runs/{urllib.parse.quote(run_id, safe='')}"
-        pages = {
+        pages: dict[str, Page] = {
             # The run page: the DAG's grid on the left, the run's task instances on the right.
             "grid.png": Page(run_url, (DAG_ID, *TASK_IDS, "Success")),
             # The mapped task instance's Details tab, where Airflow 3 shows the extra-link buttons.
@@ -211,16 +201,24 @@ def main() -> int:
         for name, page in pages.items():
             out = out_dir / name
             print(f"Screenshot {page.url} -> {out}", flush=True)
-            shoot(chromium_binary, page, out, args.budget_ms)
+            shoot(browser, page, out, args.timeout)
             print(f"  {out.stat().st_size / 1024:.0f} KB", flush=True)
 
-        def request_page(url: str, out: Path) -> None:
-            print(f"Screenshot {url} -> {out}", flush=True)
-            shoot(chromium_binary, Page(url, ("Approve", "Reject", "people would be phoned")), out, args.budget_ms)
-
-        print(f"A gated copy of the demo waits for approval ({approval_shot.GATED}) ...", flush=True)
-        approval_shot.shoot_request(api, env, WORKDIR, out_dir / "approval.png", request_page)
+        integra: dict[str, Page] = {
+            # The navigation entry and the page in the UI's frame (the frame's content is not in the DOM dump).
+            "integra_nav.png": Page(f"{api}/plugin/integra", ("Integra",)),
+            # The page itself: days, batches with their calls reported, a rejected lead looked up.
+            "integra_campaign.png": Page(
+                f"{api}/integra/ui/campaigns/{DAG_ID}?lead={REJECTED_LEAD}",
+                (DAG_ID, "Batches of the last days", "answered", "not sent because"),
+            ),
+        }
+        for name, page in integra.items():
+            print(f"Screenshot {page.url} -> {out_dir / name}", flush=True)
+            shoot(browser, page, out_dir / name, args.timeout)
     finally:
+        browser.close()
+        playwright.stop()
         stop_group(server)
     return 0
 

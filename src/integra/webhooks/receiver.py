@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -126,44 +126,41 @@ def _refuse(status: int, error: str) -> JSONResponse:
     return JSONResponse({"error": error}, status_code=status)
 
 
+router = APIRouter()
+
+
+@router.post("/webhooks")
+async def receive(request: Request) -> JSONResponse:
+    body = await _read_limited(request, contract.MAX_WEBHOOK_BODY_BYTES)
+    if body is None:
+        log.warning("Webhook delivery refused: body over %s bytes", contract.MAX_WEBHOOK_BODY_BYTES)
+        return _refuse(413, "body too large")
+    try:
+        settings, _, _ = await run_in_threadpool(cached.get)
+    except Exception as exc:  # a missing connection or an unreachable ledger: Integra retries later
+        log.error("Webhook delivery not stored, receiver not ready: %s", exc)
+        return _refuse(503, "receiver not configured")
+    try:
+        signed_at = verify(request.headers, body, settings.secrets)
+    except SignatureError as exc:
+        log.warning("Webhook delivery refused: %s", exc)
+        return _refuse(401, "invalid signature")
+    try:
+        result = await run_in_threadpool(accept, body, signed_at)
+    except Exception as exc:
+        log.error("Webhook delivery not stored (Integra will retry): %s", type(exc).__name__)
+        return _refuse(503, "not stored")
+    return JSONResponse({"status": result})
+
+
+@router.get("/health")
+async def health() -> JSONResponse:
+    """For a reverse proxy's health check: answers without touching the ledger or the secret."""
+    return JSONResponse({"status": "ok"})
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(
-        title="Integra webhooks",
-        description="Receives Integra's signed call-outcome webhooks into the contact ledger.",
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
-
-    @app.post("/webhooks")
-    async def receive(request: Request) -> JSONResponse:
-        body = await _read_limited(request, contract.MAX_WEBHOOK_BODY_BYTES)
-        if body is None:
-            log.warning("Webhook delivery refused: body over %s bytes", contract.MAX_WEBHOOK_BODY_BYTES)
-            return _refuse(413, "body too large")
-        try:
-            settings, _, _ = await run_in_threadpool(cached.get)
-        except Exception as exc:  # a missing connection or an unreachable ledger: Integra retries later
-            log.error("Webhook delivery not stored, receiver not ready: %s", exc)
-            return _refuse(503, "receiver not configured")
-        try:
-            signed_at = verify(request.headers, body, settings.secrets)
-        except SignatureError as exc:
-            log.warning("Webhook delivery refused: %s", exc)
-            return _refuse(401, "invalid signature")
-        try:
-            result = await run_in_threadpool(accept, body, signed_at)
-        except Exception as exc:
-            log.error("Webhook delivery not stored (Integra will retry): %s", type(exc).__name__)
-            return _refuse(503, "not stored")
-        return JSONResponse({"status": result})
-
-    @app.get("/health")
-    async def health() -> JSONResponse:
-        """For a reverse proxy's health check: answers without touching the ledger or the secret."""
-        return JSONResponse({"status": "ok"})
-
+    """The receiver alone (the API server mounts it with the campaigns page, see ``integra.app``)."""
+    app = FastAPI(title="Integra webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(router)
     return app
-
-
-app = create_app()
