@@ -151,7 +151,7 @@ def test_retention_pseudonymises_old_rows_and_the_promises_still_hold(campaign: 
     )
     assert {m["phone_e164"] for m in members if m["lead_id"].startswith("B")} == sent_b  # younger: intact
     assert apply_retention(ledger, 10, now=day_a + timedelta(days=10, hours=12)) == {
-        "recipients": 0, "call_outcomes": 0, "rejected_leads": 0, "webhook_events": 0
+        "recipients": 0, "call_outcomes": 0, "rejected_leads": 0, "webhook_events": 0, "approvals": 0
     }  # fmt: skip
 
     campaign.sandbox.reset()
@@ -199,3 +199,54 @@ def test_retention_must_outlive_every_look_back(sqlite_campaign: Any, tmp_path: 
     with pytest.raises(CampaignDefinitionError, match="raise retention_days"):
         definition.check_policy(ContactPolicy(retention_days=30))
     definition.check_policy(ContactPolicy(retention_days=31))
+
+
+def test_retention_keeps_what_is_not_settled_and_survives_a_repeated_report(campaign: Any, tmp_path: Path) -> None:
+    """A failed event keeps its payload; a batch scheduled later keeps its numbers; the same call reported
+    again after its first report was pseudonymised does not block the next retention."""
+    from integra.ledger import Ledger
+    from integra.ledger.retention import PREFIX, apply_retention
+    from integra.webhooks import receiver
+
+    campaign.monkeypatch.setenv("AIRFLOW_CONN_INTEGRA_WEBHOOK", json.dumps({"conn_type": "generic", "password": "s"}))
+    day = future_run()
+    campaign.seed(10, day, bad_ratio=0.0)
+    assert str(campaign.run(day, scheduled_at=(day + timedelta(days=40)).isoformat()).state) == "success"
+    created = campaign.sandbox.campaigns()[0]
+    number = created["request"]["recipients"][0]["phone_number"]
+    receiver.cached.clear()
+    call = {"campaign_id": created["id"], "phone_number": number, "status": "completed"}
+    assert (
+        receiver.accept(json.dumps({"id": "evt_1", "type": "call.completed", "data": call}).encode(), 1) == "processed"
+    )
+    bad = {"id": "evt_bad", "type": "call.completed", "data": {"campaign_id": "x", "phone_number": "nope"}}
+    assert receiver.accept(json.dumps(bad).encode(), 1) == "failed"
+    ledger = Ledger("integra_ledger")
+    now = day + timedelta(days=20)  # past the claim's horizon, not past the batch's scheduled_at (day + 40)
+    apply_retention(ledger, 10, now=now)
+    members = campaign.ledger_query("SELECT phone_e164 FROM integra_campaign_recipients")
+    assert not any(m["phone_e164"].startswith(PREFIX) for m in members)  # the cap may still need them
+    events = {e["event_id"]: e for e in campaign.ledger_query("SELECT event_id, payload FROM integra_webhook_events")}
+    assert events["evt_1"]["payload"] == ""
+    assert "nope" in events["evt_bad"]["payload"]  # kept for the fix that will process it
+
+    # The same attempt reported again under another event id, after the first was pseudonymised.
+    again = {"id": "evt_again", "type": "call.completed", "data": call}
+    assert receiver.accept(json.dumps(again).encode(), 1) == "processed"
+    campaign.ledger_execute(
+        "UPDATE integra_call_outcomes SET recorded_at = ?",
+        ((day - timedelta(days=1)).astimezone(UTC).replace(tzinfo=None),),
+    )
+    counts = apply_retention(ledger, 10, now=now)
+    assert counts["call_outcomes"] == 1
+    outcomes = campaign.ledger_query("SELECT phone_e164 FROM integra_call_outcomes")
+    assert len(outcomes) == 1
+    assert outcomes[0]["phone_e164"].startswith(PREFIX)
+
+
+def test_a_dry_run_leaves_its_files(sqlite_campaign: Any) -> None:
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.seed(10, run_at)
+    assert str(campaign.run(run_at, dry_run=True).state) == "success"
+    assert any(run_folder(run_at, campaign.dag_id).iterdir())

@@ -301,3 +301,22 @@ def test_registering_again_rotates_the_secret_and_finishing_forgets_the_old_one(
 
         with create_session() as session:
             session.query(Connection).filter(Connection.conn_id == "integra_webhook").delete()
+
+
+def test_a_timestamp_header_of_thousands_of_digits_is_refused_not_a_crash() -> None:
+    from integra.webhooks.signatures import SignatureError, verify
+
+    with pytest.raises(SignatureError, match="malformed"):
+        verify({"X-Integra-Signature": "sha256=00", "X-Integra-Timestamp": "1" * 5000}, b"{}", [SECRET])
+
+
+def test_without_the_contact_policy_file_the_receiver_answers_503(
+    client: Any, ledger_db: Database, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """Its opt-out dispositions decide who is never called again: no guessing with the defaults."""
+    from integra.webhooks import receiver
+
+    monkeypatch.setenv("INTEGRA_CONTACT_POLICY", str(tmp_path / "missing.yaml"))
+    receiver.cached.clear()
+    assert post(client, event("evt_no_policy", disposition="opt_out")).status_code == 503
+    assert rows(ledger_db, "integra_webhook_events") == []

@@ -100,9 +100,12 @@ def error_details(body: str) -> tuple[str, str | None]:
 
 
 def panel_campaign_url(panel_url: str | None, campaign_id: str) -> str:
-    """Where a person sees the campaign in the Integra panel."""
-    base = (panel_url or DEFAULT_PANEL_URL).rstrip("/")
-    return base + PANEL_CAMPAIGN_PATH.format(campaign_id=campaign_id)
+    """Where a person sees the campaign in the Integra panel; a ``panel_url`` that is not http(s) (say,
+    ``javascript:`` typed into a connection) is ignored for the default, so a link can only lead to a page."""
+    from urllib.parse import quote, urlsplit
+
+    chosen = panel_url if panel_url and urlsplit(panel_url).scheme in ("http", "https") else DEFAULT_PANEL_URL
+    return chosen.rstrip("/") + PANEL_CAMPAIGN_PATH.format(campaign_id=quote(str(campaign_id), safe=""))
 
 
 # --- Webhooks: documented are the three events and HMAC-SHA256 with a secret shown once; the rest is assumed.

@@ -164,8 +164,8 @@ class IntegraOperator(BaseOperator):
         except FileNotFoundError as exc:
             raise AirflowFailException(
                 f"The batch file {self.recipients} is gone: a run's files are removed once the run is recorded "
-                "(keep_run_files: false). Clear build_recipients with its downstream tasks instead: it writes the "
-                "batches again, and batches already created keep their keys and are not sent again."
+                "(keep_run_files: false). Clear the whole run (from extract_leads) instead: it writes the files "
+                "again, and batches already created keep their keys and are not sent again."
             ) from exc
 
     def _rules(self) -> LocalRules:

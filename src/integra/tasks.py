@@ -105,15 +105,21 @@ class RecordCampaignsOperator(_CampaignStep):
     def _remove_run_files(self, summary: dict[str, Any], context: Context) -> None:
         """Personal data no longer needed: the day's lead and batch files, once the run is recorded.
 
-        Kept when a batch's outcome is not settled (a person may resend it from its file) or when the
-        definition says ``keep_run_files``. A later rerun of the day writes them anew.
+        Kept when the ledger holds a batch of this day whose outcome is not settled (a person may resend
+        it from its file), when the day was not approved (clearing ``approve_day`` shows them again), on
+        a dry run, and when the definition says ``keep_run_files``. A rerun of the day writes them anew.
         """
-        unsettled = [c for c in summary["campaigns"] if c.get("status") in ("sending", "unknown")]
-        if self.definition.keep_run_files or unsettled:
-            return
+        from integra import scheduling
         from integra.batches import local_file
+        from integra.ledger import Ledger
+        from integra.ledger.idempotency import unsettled_on
         from integra.pipeline.extract import run_dir
 
+        if self.definition.keep_run_files or summary["status"] in ("dry_run", "rejected", "approval_timed_out"):
+            return
+        day = scheduling.run_for(context)
+        if unsettled_on(Ledger(self.definition.ledger_conn_id), self.definition.dag_id, day):
+            return
         folder = run_dir(self.definition, context)
         local = local_file(folder)
         if local is not None:
@@ -121,7 +127,10 @@ class RecordCampaignsOperator(_CampaignStep):
 
             shutil.rmtree(local, ignore_errors=True)
         else:
-            folder.rmdir(recursive=True)
+            from contextlib import suppress
+
+            with suppress(FileNotFoundError, NotADirectoryError):  # an object store's empty prefix: nothing left
+                folder.rmdir(recursive=True)
         log.info("Removed this run's lead and batch files (%s): the ledger holds what the run decided", folder)
 
     def _approval(self, context: Context) -> str | None:

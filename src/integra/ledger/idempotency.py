@@ -450,6 +450,19 @@ class RecoveryError(ValueError):
     """A recovery command that would break a promise, with what to do instead."""
 
 
+def unsettled_on(ledger: Ledger, dag_id: str, interval_end: datetime) -> bool:
+    """Whether a batch of this campaign day may or may not exist (``sending``/``unknown``): a person may
+    still resend it from its batch file."""
+    table = tables.campaigns
+    query = sa.select(table.c.campaign_key).where(
+        table.c.dag_id == dag_id,
+        table.c.interval_end == interval_end,
+        table.c.status.in_((Status.SENDING.value, Status.UNKNOWN.value)),
+    )
+    with ledger.engine.connect() as conn:
+        return conn.execute(query.limit(1)).first() is not None
+
+
 def mark_created(ledger: Ledger, key: str, campaign_id: str) -> dict[str, Any]:
     """A person found the campaign in the panel: record it on the batch (its people refer to it) and no
     later attempt resends it; its people count as phoned for the cooldown and the cap from then on."""

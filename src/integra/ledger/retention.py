@@ -60,13 +60,18 @@ def apply_retention(ledger: Ledger, retention_days: int, *, now: datetime | None
     """Pseudonymise or delete personal data older than ``retention_days``; returns rows changed per table."""
     cutoff = horizon(retention_days, now)
     secret = ledger.digest_secret
-    recipients, outcomes = tables.recipients, tables.call_outcomes
+    recipients, outcomes, campaigns = tables.recipients, tables.call_outcomes, tables.campaigns
+    # A batch counts against the contact cap around its scheduled_at, which a person may have set later
+    # than the claim: its members keep their numbers until both are past the horizon.
+    old_batches = sa.select(campaigns.c.campaign_key).where(
+        campaigns.c.claimed_at < cutoff, sa.or_(campaigns.c.scheduled_at.is_(None), campaigns.c.scheduled_at < cutoff)
+    )
     counts = {
         "recipients": _pseudonymise(
             ledger,
             recipients,
             keys=(recipients.c.campaign_key, recipients.c.lead_id),
-            when=recipients.c.claimed_at < cutoff,
+            when=sa.and_(recipients.c.claimed_at < cutoff, recipients.c.campaign_key.in_(old_batches)),
             secret=secret,
             clear={"recipient_name": ""},
         ),
@@ -79,7 +84,7 @@ def apply_retention(ledger: Ledger, retention_days: int, *, now: datetime | None
             clear={},
         ),
     }
-    rejected, events = tables.rejected_leads, tables.webhook_events
+    rejected, events, approvals = tables.rejected_leads, tables.webhook_events, tables.approvals
     with ledger.engine.begin() as conn:
         counts["rejected_leads"] = int(
             conn.execute(
@@ -92,12 +97,49 @@ def apply_retention(ledger: Ledger, retention_days: int, *, now: datetime | None
         counts["webhook_events"] = int(
             conn.execute(
                 events.update()
-                .where(events.c.received_at < cutoff, events.c.payload != "")
-                .values(payload="")  # the row stays: a late duplicate delivery is still recognised
+                # Only what was acted on: a failed or unprocessed event keeps its payload for the fix that
+                # processes it. The row stays, so a late duplicate delivery is still recognised.
+                .where(
+                    events.c.received_at < cutoff, events.c.payload != "", events.c.status.in_(("processed", "ignored"))
+                )
+                .values(payload="")
+            ).rowcount
+            or 0
+        )
+        counts["approvals"] = int(
+            conn.execute(
+                approvals.update()
+                .where(approvals.c.requested_at < cutoff, approvals.c.shown != "")
+                .values(shown="")  # what the approver saw held first names and masked numbers
             ).rowcount
             or 0
         )
     return counts
+
+
+def _drop_duplicates(
+    conn: sa.Connection,
+    table: sa.Table,
+    key_columns: list[sa.Column[Any]],
+    names: list[str],
+    params: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Delete the rows whose pseudonymised key exists already (the same call reported again after its first
+    report was pseudonymised); return the others to update."""
+    phone = table.c.phone_e164
+    existing = {
+        tuple(row) for row in conn.execute(sa.select(*key_columns).where(phone.in_({p["pseudonym"] for p in params})))
+    }
+    keep = []
+    for p in params:
+        pseudonymised = tuple(
+            p["pseudonym"] if c.name == "phone_e164" else p[n] for c, n in zip(key_columns, names, strict=True)
+        )
+        if pseudonymised in existing:
+            conn.execute(table.delete().where(*(c == p[n] for c, n in zip(key_columns, names, strict=True))))
+        else:
+            keep.append(p)
+    return keep
 
 
 def _pseudonymise(
@@ -119,13 +161,16 @@ def _pseudonymise(
         .where(*(column == sa.bindparam(name) for column, name in zip(key_columns, names, strict=True)))
         .values(phone_e164=sa.bindparam("pseudonym"), **clear)
     )
+    in_key = phone.primary_key
     while True:
         with ledger.engine.begin() as conn:
             rows = list(conn.execute(query))
-            if rows:  # one executemany per chunk, not a round trip per row
-                params = [
-                    {**dict(zip(names, row[:-1], strict=True)), "pseudonym": pseudonym(secret, row[-1])} for row in rows
-                ]
+            params = [
+                {**dict(zip(names, row[:-1], strict=True)), "pseudonym": pseudonym(secret, row[-1])} for row in rows
+            ]
+            if in_key:  # the number is part of the key: a row already pseudonymised under it makes this a duplicate
+                params = _drop_duplicates(conn, table, key_columns, names, params)
+            if params:  # one executemany per chunk, not a round trip per row
                 conn.execute(update, params)
         changed += len(rows)
         if len(rows) < CHUNK:

@@ -47,10 +47,15 @@ User = Annotated[Any, Depends(current_user)]
 
 
 def may(user: Any, dag_id: str, method: str = "GET") -> bool:
+    """Whether the auth manager lets ``user`` see this DAG's runs (or, with PUT, edit the DAG), asked with the
+    DAG's team as the API server's own routes ask it, so multi-team deployments keep teams apart."""
     from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.models.dag import DagModel
 
-    return bool(get_auth_manager().is_authorized_dag(method=method, details=DagDetails(id=dag_id), user=user))  # type: ignore[arg-type]
+    details = DagDetails(id=dag_id, team_name=DagModel.get_team_name(dag_id))
+    entity = DagAccessEntity.RUN if method == "GET" else None
+    return bool(get_auth_manager().is_authorized_dag(method=method, access_entity=entity, details=details, user=user))  # type: ignore[arg-type]
 
 
 def _ledger() -> Any:

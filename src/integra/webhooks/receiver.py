@@ -77,8 +77,13 @@ class _Cached:
         with self._lock:
             if self._value is None or time.monotonic() - self._loaded_at > SETTINGS_TTL_S:
                 from integra.ledger.store import Ledger
-                from integra.policy.contact import load_policy
+                from integra.policy.contact import load_policy, policy_path
 
+                if not policy_path().is_file():  # its opt-out dispositions decide who is never called again
+                    raise ReceiverNotConfiguredError(
+                        f"the contact policy file {policy_path()} is not on this API server: set "
+                        "INTEGRA_CONTACT_POLICY (or INTEGRA_INCLUDE_DIR) to the organisation's contact_policy.yaml"
+                    )
                 settings = Settings.load()
                 ledger = Ledger(settings.ledger_conn_id)
                 ledger.engine  # noqa: B018 - fails here, not per request, when the ledger is not ready

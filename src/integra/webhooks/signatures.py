@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping, Sequence
 
@@ -48,7 +49,7 @@ def verify(
     stamp = headers.get(contract.TIMESTAMP_HEADER) or headers.get(contract.TIMESTAMP_HEADER.lower())
     if not signature:
         raise SignatureError(f"missing {contract.SIGNATURE_HEADER} header")
-    if not stamp or not stamp.strip().isdigit():
+    if not stamp or not re.fullmatch(r"[0-9]{1,12}", stamp.strip()):
         raise SignatureError(f"missing or malformed {contract.TIMESTAMP_HEADER} header")
     timestamp = int(stamp.strip())
     current = time.time() if now is None else now
