@@ -15,7 +15,11 @@ Figure 7 needs the PostgreSQL and MariaDB servers of tests/fixtures/databases.py
 postgres, 127.0.0.1:3306 root); it creates a scratch database on each and drops it at the end. A
 server that cannot be reached is reported as not measured.
 
-    python tests/benchmarks/run_all.py [--reps 3] [--only 1,2,3,4,5,6,7] [--keep]
+Figure 9 runs `airflow dags test` of the project's DAG and of tests/benchmarks/hand_written_dag.py on
+the same leads (100k: ``--reps`` rounds; 1M: one round, when the time budget allows); env
+BENCH_HAND_SIZES=10000 (comma-separated) runs it at other sizes for a trial.
+
+    python tests/benchmarks/run_all.py [--reps 3] [--only 1,2,3,4,5,6,7,8,9] [--keep]
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ RESULTS = BENCH_DIR / "results.md"
 SIZES = (100_000, 1_000_000)
 NAIVE_1M_LIMIT_S = 180.0  # measure the naive 1M run only when 100k predicts it under 3 minutes
 E2E_SIZES = (10_000, 100_000)
+HAND_SIZES = (100_000, 1_000_000)  # figure 9; env BENCH_HAND_SIZES (comma-separated) for a trial
+HAND_ONE_ROUND = 1_000_000  # from this size on: one round, and only when the time budget allows it
+HAND_TARGETS = {100_000: (0.9, "≤ 0.9 at 100k"), 1_000_000: (0.5, "≤ 0.5 at 1M (issue 14)")}
 LEDGER_KINDS = ("sqlite", "postgres", "mysql")
 LEDGER_MEMBERS = 10_000
 CLAIM_TARGET_S = 0.050  # issue 14: claim with members + confirm
@@ -96,6 +103,9 @@ class Bench:
         self.fresh_pycache = not PYCACHE.exists()
         self.rows: list[tuple[str, str, str, str, str]] = []  # figure, measured, comparison, target, status
         self.notes: list[str] = []
+        self._e2e: tuple[Path, Path, str] | None = None
+        self._warehouses: dict[int, Path] = {}
+        self.seed_seconds: dict[int, float] = {}
 
     def env(self, name: str, **extra: str) -> dict[str, str]:
         return airflow_env(self.work / "homes" / name, extra=extra or None)
@@ -347,52 +357,73 @@ class Bench:
 
     # -- 5/6. End to end ------------------------------------------------------------------------------
 
+    def e2e_inputs(self) -> tuple[Path, Path, str]:
+        """What every end-to-end run shares (figures 5/6 and 9), made once: the migrated metadata DB
+        (cached in CACHE), the upgraded empty ledger, the logical date."""
+        if self._e2e is None:
+            import importlib.metadata
+
+            from bench_data import run_at
+
+            folder = self.work / "e2e"
+            folder.mkdir(exist_ok=True)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            db = CACHE / f"airflow-{cache_key('db', importlib.metadata.version('apache-airflow'), sys.version)}.db"
+            if db.exists():
+                log(f"migrated metadata DB: cached {db}")
+            else:
+                log("airflow db migrate (template metadata DB)")
+                shutil.copyfile(migrate_template(folder), db)
+            ledger = ledger_template(folder)  # upgraded once; each run gets a fresh copy
+            self._e2e = (db, ledger, run_at().isoformat())
+        return self._e2e
+
+    def warehouse(self, n: int) -> Path:
+        """The SQLite warehouse seeded with n leads (untimed), made once per scratch directory."""
+        if n not in self._warehouses:
+            self.e2e_inputs()
+            started = time.perf_counter()
+            self._warehouses[n] = seed_template(self.work / "e2e", n)
+            self.seed_seconds[n] = time.perf_counter() - started
+            log(f"warehouse {fmt_n(n)} seeded in {self.seed_seconds[n]:.0f} s")
+        return self._warehouses[n]
+
+    def e2e(self, kind: str, n: int, tag: str, map_indexes: int = 0) -> dict[str, Any]:
+        """One `airflow dags test` (bench_e2e.run_once) of ``kind`` on n leads, in its own folder."""
+        db, ledger, logical_date = self.e2e_inputs()
+        workdir = self.work / "e2e" / f"run-{kind}-{n}-{tag}"
+        result = run_once(
+            workdir,
+            kind=kind,
+            n=n,
+            airflow_db=db,
+            warehouse_template=self.warehouse(n),
+            ledger_template=ledger,
+            logical_date=logical_date,
+            map_indexes=map_indexes,
+        )
+        extra = ""
+        if kind == "real":
+            extra = f", posts {result['campaign_posts']} (expected {result['expected_posts']}), sent {result['sent']}"
+        elif kind == "hand":
+            extra = f", posts {result['campaign_posts']}, sent {result['sent']}"
+        log(f"e2e {kind} {fmt_n(n)}: {result['seconds']:.1f} s{extra}")
+        shutil.rmtree(workdir / "data", ignore_errors=True)
+        (workdir / "warehouse.db").unlink(missing_ok=True)  # a copy of the template
+        return result
+
     def fig56_e2e(self) -> None:
-        from bench_data import run_at
-
-        folder = self.work / "e2e"
-        folder.mkdir(exist_ok=True)
-        import importlib.metadata
-
-        CACHE.mkdir(parents=True, exist_ok=True)
-        db = CACHE / f"airflow-{cache_key('db', importlib.metadata.version('apache-airflow'), sys.version)}.db"
-        if db.exists():
-            log(f"migrated metadata DB: cached {db}")
-        else:
-            log("airflow db migrate (template metadata DB)")
-            shutil.copyfile(migrate_template(folder), db)
-        templates = {n: seed_template(folder, n) for n in E2E_SIZES}
-        ledger = ledger_template(folder)  # upgraded once; each run gets a fresh copy
-        logical_date = run_at().isoformat()
-
-        def one(kind: str, n: int, tag: str, map_indexes: int = 0) -> dict[str, Any]:
-            workdir = folder / f"run-{kind}-{n}-{tag}"
-            result = run_once(
-                workdir,
-                kind=kind,
-                n=n,
-                airflow_db=db,
-                warehouse_template=templates[n],
-                ledger_template=ledger,
-                logical_date=logical_date,
-                map_indexes=map_indexes,
-            )
-            extra = (
-                f", posts {result['campaign_posts']} (expected {result['expected_posts']})" if kind == "real" else ""
-            )
-            log(f"e2e {kind} {fmt_n(n)}: {result['seconds']:.1f} s{extra}")
-            shutil.rmtree(workdir / "data", ignore_errors=True)
-            return result
-
+        for n in E2E_SIZES:
+            self.warehouse(n)
         if self.fresh_pycache:  # the first ever run compiles the execution API and friends
-            one("empty", E2E_SIZES[0], "warmup", map_indexes=1)
+            self.e2e("empty", E2E_SIZES[0], "warmup", map_indexes=1)
         runs: dict[tuple[str, int], list[dict[str, Any]]] = {(k, n): [] for n in E2E_SIZES for k in ("real", "empty")}
         maps: dict[int, int] = {}
         for r in range(self.reps):
             for n in E2E_SIZES:
                 kinds = ["real", "empty"] if r % 2 == 0 or n not in maps else ["empty", "real"]
                 for kind in kinds:
-                    result = one(kind, n, str(r), maps.get(n, 0))
+                    result = self.e2e(kind, n, str(r), maps.get(n, 0))
                     runs[(kind, n)].append(result)
                     if kind == "real":
                         maps[n] = result["campaigns"]
@@ -426,6 +457,68 @@ class Bench:
                     f"ratio {ratio:.2f}×",
                     "— (reported)",
                     "—",
+                )
+            )
+
+    # -- 9. End to end vs a DAG written by hand -----------------------------------------------------------
+
+    def fig9_hand(self) -> None:
+        """`airflow dags test` of the project's DAG vs hand_written_dag.py: same leads, sandbox, logical date.
+
+        Sizes below HAND_ONE_ROUND get ``reps`` rounds; from it on one round, only when the budget allows.
+        """
+        sizes = HAND_SIZES
+        if os.environ.get("BENCH_HAND_SIZES"):  # a trial at other sizes; the default is the issue's
+            sizes = tuple(int(x) for x in os.environ["BENCH_HAND_SIZES"].split(",") if x.strip())
+        if self.fresh_pycache:  # byte code of the Task SDK, integra, phonenumbers, pydantic, requests
+            for kind in ("real", "hand"):
+                self.e2e(kind, min(E2E_SIZES[0], *sizes), "warmup")
+        runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        skipped: dict[int, str] = {}
+        for n in sizes:
+            rounds = self.reps if n < HAND_ONE_ROUND else 1
+            if n >= HAND_ONE_ROUND:
+                # Linear in n from the largest measured size, whole processes included (an upper bound:
+                # interpreter start and `import airflow` do not grow), plus seeding its warehouse.
+                done = [m for m in runs if m[0] == "real"]
+                if done:
+                    base = max(m for _, m in done)
+                    one_round = sum(median([x["seconds"] for x in runs[(k, base)]]) for k in ("real", "hand"))
+                    seed = 0.0 if n in self._warehouses else self.seed_seconds.get(base, 0.0) * n / base
+                    predicted = (one_round * n / base + seed) * 1.15
+                    left = self.deadline - time.perf_counter()
+                    if predicted > left:
+                        skipped[n] = f"predicted ~{predicted:.0f} s, {max(left, 0):.0f} s of the budget left"
+                        log(f"hand-written {fmt_n(n)}: not measured (time budget: {skipped[n]})")
+                        continue
+            self.warehouse(n)
+            runs[("real", n)], runs[("hand", n)] = [], []
+            for r in range(rounds):
+                for kind in ["real", "hand"] if r % 2 == 0 else ["hand", "real"]:
+                    runs[(kind, n)].append(self.e2e(kind, n, str(r)))
+
+        for n in sizes:
+            threshold, target = HAND_TARGETS.get(n, (None, "— (the issue's targets are for 100k and 1M)"))
+            label = (
+                f"9. End to end {fmt_n(n)} leads: `airflow dags test`, the project's DAG vs a one-task DAG "
+                "written by hand"
+            )
+            if n in skipped:
+                self.rows.append((label, f"not measured: time budget ({skipped[n]})", "—", target, "not measured"))
+                continue
+            real, hand = runs[("real", n)], runs[("hand", n)]
+            ratio = median([a["seconds"] / b["seconds"] for a, b in zip(real, hand, strict=True)])
+            once = len(real) == 1
+            self.rows.append(
+                (
+                    label + (" — **1 round only** (not a median)" if once else ""),
+                    f"project {fmt_s(median([x['seconds'] for x in real]))} vs hand-written "
+                    f"{fmt_s(median([x['seconds'] for x in hand]))} (sent {real[0]['sent']:,} vs {hand[0]['sent']:,}; "
+                    f"posts {real[0]['campaign_posts']} vs {hand[0]['campaign_posts']})",
+                    f"ratio project ÷ hand-written {ratio:.2f}×"
+                    + (" (1 round)" if once else f" (median of {len(real)} per-round ratios)"),
+                    target,
+                    "—" if threshold is None else status(ratio <= threshold),
                 )
             )
 
@@ -622,7 +715,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "3")))
     parser.add_argument(
-        "--only", default="1,4,5,7,8,2", help="figures to run, in order: 1, 2 (also 3), 4, 5 (also 6), 7, 8"
+        "--only",
+        default="1,4,5,7,8,9,2",
+        help="figures to run, in order: 1, 2 (also 3), 4, 5 (also 6), 7, 8, 9",
     )
     parser.add_argument(
         "--budget",
@@ -650,6 +745,7 @@ def main() -> int:
         "5": bench.fig56_e2e,
         "7": bench.fig7_ledger,
         "8": bench.fig8_ui,
+        "9": bench.fig9_hand,
     }
     log(f"scratch {work}; byte-code cache {PYCACHE}; {args.reps} runs per figure")
     try:
@@ -697,6 +793,14 @@ def main() -> int:
         "copy of the seeded warehouse, a fresh copy of an empty upgraded SQLite ledger (upgraded once, "
         "untimed), its own sandbox; wall time of the whole `airflow dags test` process. "
         "'sent' is from the ledger's integra_runs row.",
+        "Figure 9: the project's DAG vs tests/benchmarks/hand_written_dag.py, same process setup, warehouse copy, "
+        "sandbox and logical date; one task: sqlite3 rows of the same data interval and filter as "
+        "include/sql/integra_daily_campaign.sql, per row phonenumbers parse (BR) + is_valid_number + E.164 + a "
+        "pydantic model, a set for duplicates (rows without a name, invalid or repeated numbers skipped), one "
+        "`requests.post` per 10,000 recipients; no ledger, suppression, cooldown or calling window. Its 'sent' "
+        "is the sum of the sandbox campaigns' total_recipients (every POST checked to have created one). "
+        "Project and hand-written alternate order every round (project first in even rounds); 1M: one round, "
+        "skipped when the time budget would be exceeded (prediction: linear in n from 100k, an upper bound).",
         "Ledger claims: one process per run (the ledger as connection integra_ledger); the ledger's engine, "
         "its readiness check and the `idempotency.get` the operator does first come before the timer, so each "
         "timed claim is the first batch of a process with a pooled connection, as a mapped create_campaign "

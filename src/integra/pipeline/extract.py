@@ -123,7 +123,13 @@ def stream_query(
             if check is not None:
                 check(columns)
             schema = pa.schema([(name, pa.string()) for name in columns])
-            with target.open("wb") as handle, pq.ParquetWriter(handle, schema) as writer:
+            # A local file is written by pyarrow itself (see batches.local_file): an ObjectStoragePath file
+            # object would first discover every provider's asset factories for its lineage hook.
+            local = batches.local_file(target)
+            with (
+                open(local, "wb") if local is not None else target.open("wb") as handle,
+                pq.ParquetWriter(handle, schema) as writer,
+            ):
                 while chunk := cur.fetchmany(chunk_rows):
                     arrays = [_column([row[i] for row in chunk]) for i in range(len(columns))]
                     writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
