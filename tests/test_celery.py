@@ -165,7 +165,10 @@ def test_a_day_spreads_over_two_workers_and_survives_a_killed_worker_and_a_broke
 ) -> None:
     stack, broker = celery_stack
 
-    # 1. A day on two workers: three batches, three campaigns, every lead accounted for.
+    # 1. A day on two workers: three batches, three campaigns, every lead accounted for. The first two
+    # POSTs take 8 s each, so one worker cannot take all three batches while the other is still busy
+    # finishing the run's first task (a cold worker may hold its slot for seconds after that task ends).
+    sandbox.inject("slow_after_create", times=2, delay=8)
     run = _trigger(stack, 3)
     assert stack.wait_for("the day", lambda: _finished(stack, run), RUN_TIMEOUT_S) == "success"
     creates = _creates(stack, run)
