@@ -6,8 +6,8 @@ arrived during its data interval (the day before the run), turns them into valid
 recipients, and creates outbound call campaigns in Integra, scheduled for the run's day at the
 campaign's `send_time`, inside its calling window.
 
-**Tasks**: `extract_leads` → `build_recipients` → `create_campaign` (one mapped instance per batch
-of at most 10,000 people) → `record_campaigns`.
+**Tasks**: `extract_leads` → `build_recipients` → `create_campaign` (batches of at most
+10,000 people, shared by at most `max_create_tasks` mapped instances) → `record_campaigns`.
 
 **Safe to rerun**: every batch has a key claimed in the contact ledger (its own database,
 `ledger_conn_id`) before it is sent. Clearing a task, rerunning a day or backfilling never creates a
@@ -54,11 +54,13 @@ keep it, and so do their numbers.
 **If it fails**: it sent nothing; fix the cause and clear the task.
 """
 CREATE_DOC = """
-`IntegraOperator`, one instance per batch. Schedules it inside every recipient's window in their
-own zone (from their numbers), moving a closed day to the next open one. Claims the batch key in
-`integra_campaigns` (leaving out numbers over the contact policy's cap, checked again here, race-safe),
-POSTs the campaign once,
-stores its id. The **Integra campaign** button opens it in the panel.
+`IntegraOperator`; each instance sends one or more batches (at most `max_create_tasks` instances),
+each batch on its own. Schedules it inside every recipient's window in their own zone (from their
+numbers), moving a closed day to the next open one. Claims the batch key in `integra_campaigns`
+(leaving out numbers over the contact policy's cap, checked again here, race-safe), POSTs the
+campaign once, stores its id. A failed batch does not stop the instance's other batches; the instance
+then fails naming each failed batch, and clearing it sends none that was created again. The
+**Integra campaign** button opens the instance's last campaign in the panel.
 **If it fails with "outcome unknown"**: open the Integra panel and look for the campaign named in
 the error. If it exists, run `python -m integra.ledger mark-created <key> <campaign_id>`; if it does
 not, run `python -m integra.ledger release <key>`; then clear the task. Never just retry.

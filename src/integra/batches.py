@@ -62,10 +62,16 @@ def read_recipient_rows(location: str | ObjectStoragePath) -> list[dict[str, Any
 
         if local is not None:
             with pq.ParquetFile(local) as parquet:
-                rows: list[dict[str, Any]] = parquet.read().to_pylist()
+                table = parquet.read()
         else:
             with path.open("rb") as handle:
-                rows = pq.read_table(handle).to_pylist()
+                table = pq.read_table(handle)
+        # Column by column, then zipped: several times faster than Table.to_pylist() for 10,000 rows.
+        names = table.column_names
+        rows: list[dict[str, Any]] = [
+            dict(zip(names, values, strict=True))
+            for values in zip(*(c.to_pylist() for c in table.columns), strict=True)
+        ]
     elif name.endswith((".jsonl", ".ndjson", ".json")):
         with open(local, encoding="utf-8") if local is not None else path.open("r", encoding="utf-8") as handle:
             rows = [json.loads(line) for line in handle if line.strip()]

@@ -147,6 +147,9 @@ class CampaignDefinition(_Strict):
     title_case_names: bool = False
     max_name_length: Annotated[int, Field(ge=1, le=1000)] = 120
     max_recipients_per_campaign: Annotated[int, Field(ge=1, le=MAX_RECIPIENTS)] = MAX_RECIPIENTS
+    #: At most this many mapped ``create_campaign`` instances per run; more batches share them (each batch
+    #: keeps its own key, claim and POST). Fewer instances cost less scheduling; more send in parallel.
+    max_create_tasks: Annotated[int, Field(ge=1, le=1024)] = 4
     cooldown_days: Annotated[int, Field(ge=0, le=365)] = 7
     acknowledge_no_cooldown: bool = False
     extract_chunk_rows: Annotated[int, Field(ge=100, le=1_000_000)] = 50_000

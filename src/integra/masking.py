@@ -8,7 +8,7 @@ def mask_phone(number: str | None) -> str:
     if not number:
         return "<none>"
     text = str(number)
-    if sum(ch.isdigit() for ch in text) <= 4:
+    if (len(text) - 1 if text[:1] == "+" and text[1:].isdigit() else sum(map(str.isdigit, text))) <= 4:
         return "*" * len(text)
     # The country code is kept only when at least three digits stay hidden between it and the tail.
     keep_head = 3 if text.startswith("+") and len(text) >= 10 else 0

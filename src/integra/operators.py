@@ -6,7 +6,9 @@ that call (schedule, idempotency ledger, masking) is what makes it fit for a dai
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,27 @@ if TYPE_CHECKING:
     from integra.ledger import Ledger
     from integra.models import CampaignCreated, CampaignRequest
     from integra.policy.local_time import LocalRules
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch to send: its people (inline rows or a batch file) and what names it."""
+
+    name: str
+    recipients: list[dict[str, Any]] | str
+    batch_number: int = 1
+    batch_count: int = 1
+    idempotency_key: str | None = None
+
+    @classmethod
+    def of(cls, spec: Mapping[str, Any]) -> Batch:
+        return cls(
+            name=str(spec["name"]),
+            recipients=spec["recipients"],
+            batch_number=int(spec.get("batch_number", 1)),
+            batch_count=int(spec.get("batch_count", 1)),
+            idempotency_key=spec.get("idempotency_key") or None,
+        )
 
 
 class IntegraOperator(BaseOperator):
@@ -67,6 +90,11 @@ class IntegraOperator(BaseOperator):
     :param contact_policy: the organisation's contact policy (``max_calls_per_number``, ``per_days``),
         enforced across campaigns when the batch is claimed; None (the default) enforces none.
     :param batch_number: 1-based batch number within the run; batch_count: batches in the run.
+    :param batches: several batches for this one task instead of ``recipients``: a list of mappings with
+        ``name``, ``recipients``, ``batch_number``, ``batch_count`` and ``idempotency_key`` (templated).
+        Each batch keeps its own key, claim and POST; one that fails does not stop the others, and the
+        task fails afterwards naming every failed batch (a retry re-sends none that was created). Returns a
+        list of the per-batch results.
     """
 
     template_fields: Sequence[str] = (
@@ -80,6 +108,7 @@ class IntegraOperator(BaseOperator):
         "idempotency_key",
         "dry_run",
         "resend_keys",
+        "batches",
     )
     template_fields_renderers = {"config": "json"}  # noqa: RUF012 - Airflow reads this class attribute
     operator_extra_links = (IntegraCampaignLink(),)
@@ -92,7 +121,7 @@ class IntegraOperator(BaseOperator):
         project_id: str,
         agent_id: str,
         phone_number_id: str,
-        recipients: list[dict[str, Any]] | str,
+        recipients: list[dict[str, Any]] | str | None = None,
         scheduled_at: str | datetime | None = None,
         config: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
@@ -110,6 +139,7 @@ class IntegraOperator(BaseOperator):
         contact_policy: Mapping[str, Any] | None = None,
         batch_number: int = 1,
         batch_count: int = 1,
+        batches: Sequence[Mapping[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -137,7 +167,11 @@ class IntegraOperator(BaseOperator):
         self.contact_policy = contact_policy
         self.batch_number = batch_number
         self.batch_count = batch_count
+        self.batches = batches
+        if recipients is None and batches is None:
+            raise IntegraConfigError(f"IntegraOperator {self.task_id}: pass recipients (or batches) to send")
         self._inline_recipients: list[dict[str, Any]] | None = None
+        self._inline_batches: list[Batch] | None = None
 
     @cached_property
     def hook(self) -> IntegraHook:
@@ -151,19 +185,36 @@ class IntegraOperator(BaseOperator):
         if isinstance(self.recipients, list):
             self._inline_recipients = self.recipients
             self.recipients = f"<{len(self.recipients)} inline recipients, not shown>"
+        if self.batches is not None:
+            self._inline_batches = [Batch.of(spec) for spec in self.batches]
+            self.batches = [
+                {**spec, "recipients": f"<{len(spec['recipients'])} inline recipients, not shown>"}
+                if isinstance(spec.get("recipients"), list)
+                else spec
+                for spec in self.batches
+            ]
 
     # -- pieces -----------------------------------------------------------------------------------
 
-    def _recipient_rows(self) -> list[dict[str, Any]]:
-        if self._inline_recipients is not None:
-            return self._inline_recipients
-        if isinstance(self.recipients, list):
-            return self.recipients
+    def _batches(self) -> list[Batch]:
+        """What this task sends: its ``batches``, or the one batch of its own arguments."""
+        if self._inline_batches is not None:
+            return self._inline_batches
+        if self.batches is not None:
+            return [Batch.of(spec) for spec in self.batches]
+        recipients = self._inline_recipients if self._inline_recipients is not None else self.recipients
+        assert recipients is not None, "checked in __init__"
+        return [Batch(self.name, recipients, self.batch_number, self.batch_count, self.idempotency_key)]
+
+    @staticmethod
+    def _recipient_rows(batch: Batch) -> list[dict[str, Any]]:
+        if isinstance(batch.recipients, list):
+            return batch.recipients
         try:
-            return batches.read_recipient_rows(self.recipients)
+            return batches.read_recipient_rows(batch.recipients)
         except FileNotFoundError as exc:
             raise AirflowFailException(
-                f"The batch file {self.recipients} is gone: a run's files are removed once the run is recorded "
+                f"The batch file {batch.recipients} is gone: a run's files are removed once the run is recorded "
                 "(keep_run_files: false). Clear the whole run (from extract_leads) instead: it writes the files "
                 "again, and batches already created keep their keys and are not sent again."
             ) from exc
@@ -203,13 +254,15 @@ class IntegraOperator(BaseOperator):
         except scheduling.LateRunError as exc:
             raise AirflowFailException(str(exc)) from exc
 
-    def _key(self, interval_end: datetime, phone_numbers: list[str], ledger: Ledger | None) -> tuple[str, str]:
+    def _key(
+        self, batch: Batch, interval_end: datetime, phone_numbers: list[str], ledger: Ledger | None
+    ) -> tuple[str, str]:
         """(key, digest) of this batch: the digest is keyed by the ledger's secret (or, alone, the API token)."""
         from integra.ledger import idempotency as idem
 
         secret = ledger.digest_secret if ledger else self._token()
         digest = idem.batch_digest(secret, phone_numbers)
-        return self.idempotency_key or idem.batch_key(self.dag_id, interval_end, self.batch_number, digest), digest
+        return batch.idempotency_key or idem.batch_key(self.dag_id, interval_end, batch.batch_number, digest), digest
 
     def _token(self) -> bytes:
         return str(self.hook.connection.password or "").encode()
@@ -222,15 +275,48 @@ class IntegraOperator(BaseOperator):
 
     # -- execute ----------------------------------------------------------------------------------
 
-    def execute(self, context: Context) -> dict[str, Any]:
+    def execute(self, context: Context) -> dict[str, Any] | list[dict[str, Any]]:
+        # What the process holds so far (Airflow, SQLAlchemy, pydantic) lives as long as it does: frozen out
+        # of the collector, the full collections that a batch's 10,000 rows trigger no longer rescan it.
+        gc.freeze()
+        if self.batches is None:
+            return self.send(context, self._batches()[0])
+        return self._send_each(context, self._batches())
+
+    def _send_each(self, context: Context, todo: list[Batch]) -> list[dict[str, Any]]:
+        """Every batch in turn; a failed one is reported after the others had their chance."""
+        results: list[dict[str, Any]] = []
+        failures: list[tuple[Batch, Exception]] = []
+        late: list[str] = []
+        for batch in todo:
+            try:
+                results.append(self.send(context, batch))
+            except AirflowSkipException as exc:  # the late policy skipped it (recorded in the ledger)
+                late.append(str(exc))
+                results.append({"batch_number": batch.batch_number, "status": "skipped", "reason": str(exc)})
+            except Exception as exc:
+                self.log.error("Batch %d of %d (%s) failed: %s", batch.batch_number, batch.batch_count, batch.name, exc)
+                failures.append((batch, exc))
+        if failures:
+            final = [exc for _, exc in failures if isinstance(exc, AirflowFailException)]
+            if not final:
+                raise failures[0][1]  # nothing needs a person: Airflow's retry sends what is left
+            text = "; ".join(f"batch {b.batch_number}: {exc}" for b, exc in failures)
+            raise AirflowFailException(f"{len(failures)} of {len(todo)} batches failed: {text}") from final[0]
+        if todo and len(late) == len(todo):
+            raise AirflowSkipException("; ".join(late))
+        return results
+
+    def send(self, context: Context, batch: Batch) -> dict[str, Any]:
+        """Claim, POST and confirm one batch; the whole exactly-once path."""
         from integra.ledger import Ledger
         from integra.ledger import idempotency as idem  # SQLAlchemy tables: not at DAG parse time
 
-        rows = self._recipient_rows()
+        rows = self._recipient_rows(batch)
         recipients = batches.to_recipients(rows)
         ledger = Ledger(self.ledger_conn_id) if self.ledger_conn_id else None
         interval_end = scheduling.run_for(context)
-        key, digest = self._key(interval_end, [str(r["phone_number"]) for r in recipients], ledger)
+        key, digest = self._key(batch, interval_end, [str(r["phone_number"]) for r in recipients], ledger)
         dry_run = arguments.to_bool(self.dry_run)
         resend = arguments.as_keys(self.resend_keys)
 
@@ -238,20 +324,20 @@ class IntegraOperator(BaseOperator):
         existing = idem.get(ledger, key) if ledger else None
         if existing and existing["status"] == idem.Status.CREATED and existing["campaign_id"]:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, existing["campaign_id"])
-            return self._result(context, existing, key, reused=True)
+            return self._result(context, existing, key, batch, reused=True)
         if existing and not idem.may_retake(existing, resend, datetime.now(UTC), self._stale_after()):
             raise AirflowFailException(idem.in_doubt_message(existing, str(self.ledger_conn_id)))
 
         # 2. When: the requested time, the calling window and the late policy.
         decision = self.decide_schedule(context, numbers=[str(r["phone_number"]) for r in recipients])
-        name = f"{self.name} [{idem.short_key(key)}]"
-        batch = idem.BatchRecord(
+        name = f"{batch.name} [{idem.short_key(key)}]"
+        record = idem.BatchRecord(
             key=key,
             dag_id=self.dag_id,
             run_id=str(context.get("run_id") or ""),
             interval_end=interval_end,
-            batch_number=self.batch_number,
-            batch_count=self.batch_count,
+            batch_number=batch.batch_number,
+            batch_count=batch.batch_count,
             digest=digest,
             name=name,
             recipients_count=len(recipients),
@@ -259,7 +345,7 @@ class IntegraOperator(BaseOperator):
         if decision.action == "skip":
             self.log.warning("Batch %s skipped: %s", key, decision.reason)
             if ledger and not dry_run:
-                idem.record_skip(ledger, batch, reason=decision.reason)
+                idem.record_skip(ledger, record, reason=decision.reason)
             raise AirflowSkipException(f"Campaign {name!r} not sent: {decision.reason}")
         assert decision.scheduled_at is not None
         scheduled = scheduling.to_iso(decision.scheduled_at)
@@ -280,16 +366,16 @@ class IntegraOperator(BaseOperator):
                 "name": name,
                 "scheduled_at": scheduled,
                 "total_recipients": len(request.recipients),
-                "batch_number": self.batch_number,
+                "batch_number": batch.batch_number,
             }
         if ledger is None:
             self.log.warning("No ledger_conn_id: only the Idempotency-Key header protects against resends")
-            return self._result(context, self._create(request, key, None), key, reused=False)
+            return self._result(context, self._create(request, key, None), key, batch, reused=False)
 
         # 4. Claim (leaving out numbers over the contact policy's cap), then POST exactly once.
         claim = idem.claim(
             ledger,
-            batch,
+            record,
             scheduled_at=decision.scheduled_at,
             members=arguments.ledger_members(rows),
             resend_keys=resend,
@@ -298,7 +384,7 @@ class IntegraOperator(BaseOperator):
         )
         if claim.state is idem.ClaimState.EXISTS:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, claim.row["campaign_id"])
-            return self._result(context, claim.row, key, reused=True)
+            return self._result(context, claim.row, key, batch, reused=True)
         if claim.state is idem.ClaimState.IN_DOUBT:
             raise AirflowFailException(idem.in_doubt_message(claim.row, ledger.conn_id))
         if claim.capped:
@@ -320,7 +406,7 @@ class IntegraOperator(BaseOperator):
                 name, decision.scheduled_at, [r for r in recipients if r["phone_number"] not in claim.capped]
             )
         created = self._create(request, key, ledger)
-        return self._result(context, created, key, reused=False, capped=len(claim.capped))
+        return self._result(context, created, key, batch, reused=False, capped=len(claim.capped))
 
     def _policy(self) -> Any:
         from integra.policy.contact import ContactPolicy
@@ -370,7 +456,14 @@ class IntegraOperator(BaseOperator):
         return created
 
     def _result(
-        self, context: Context, created: CampaignCreated | Mapping[str, Any], key: str, *, reused: bool, capped: int = 0
+        self,
+        context: Context,
+        created: CampaignCreated | Mapping[str, Any],
+        key: str,
+        batch: Batch,
+        *,
+        reused: bool,
+        capped: int = 0,
     ) -> dict[str, Any]:
         if isinstance(created, Mapping):
             campaign_id, name = str(created["campaign_id"]), str(created["name"])
@@ -388,7 +481,7 @@ class IntegraOperator(BaseOperator):
             "scheduled_at": scheduled,
             "total_recipients": total,
             "campaign_key": key,
-            "batch_number": self.batch_number,
+            "batch_number": batch.batch_number,
             "panel_url": url,
             "reused": reused,
             "capped": capped,

@@ -7,6 +7,7 @@ these classes cost nothing until a worker runs them; pandas and pyarrow are impo
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +21,34 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The keys of one batch that become one mapped ``IntegraOperator``'s arguments.
+#: The keys of one batch that ``IntegraOperator`` sends (one entry of its ``batches`` argument).
 BATCH_KWARGS = ("recipients", "batch_number", "batch_count", "name", "idempotency_key")
+
+
+def spread(batches: list[dict[str, Any]], tasks: int) -> list[dict[str, Any]]:
+    """The mapped ``create_campaign`` kwargs: the batches shared by at most ``tasks`` instances.
+
+    Largest batches first, each to the instance with the fewest people so far, so parallel instances
+    finish together; inside an instance batches go in batch order. One batch per instance when there
+    are at most ``tasks`` batches, labelled with its campaign name as before.
+    """
+    groups: list[list[dict[str, Any]]] = [[] for _ in range(min(tasks, len(batches)))]
+    load = [0] * len(groups)
+    for batch in sorted(batches, key=lambda b: (-int(b["recipients_count"]), b["batch_number"])):
+        index = load.index(min(load))
+        groups[index].append(batch)
+        load[index] += int(batch["recipients_count"])
+    out = []
+    for group in sorted(groups, key=lambda g: min(b["batch_number"] for b in g)):
+        group.sort(key=lambda b: b["batch_number"])
+        label = group[0]["name"] if len(group) == 1 else _label(group)
+        out.append({"name": label, "batches": [{k: b[k] for k in BATCH_KWARGS} for b in group]})
+    return out
+
+
+def _label(group: list[dict[str, Any]]) -> str:
+    numbers = ", ".join(str(b["batch_number"]) for b in group)
+    return f"batches {numbers} of {group[0]['batch_count']} ({sum(int(b['recipients_count']) for b in group)} people)"
 
 
 class _CampaignStep(BaseOperator):
@@ -42,11 +69,12 @@ class ExtractLeadsOperator(_CampaignStep):
         from integra.pipeline.extract import extract_leads
 
         Ledger(self.definition.ledger_conn_id).engine  # noqa: B018 - fail fast, before reading, if the ledger is not ready
+        gc.freeze()  # the process's long-lived objects leave the collector: see IntegraOperator.execute
         return extract_leads(self.definition, context)
 
 
 class BuildRecipientsOperator(_CampaignStep):
-    """Turns extracted leads into batch files; returns the mapped ``create_campaign`` kwargs.
+    """Turns extracted leads into batch files; returns the mapped ``create_campaign`` kwargs (:func:`spread`).
 
     The full counts go to the XCom key ``summary`` for ``record_campaigns``.
     """
@@ -64,12 +92,13 @@ class BuildRecipientsOperator(_CampaignStep):
         from integra.ledger.retention import HistoryGoneError
         from integra.pipeline.transform import build_recipients
 
+        gc.freeze()  # see IntegraOperator.execute
         try:
             built = build_recipients(self.definition, self.extracted, context, self.contact_policy)
         except HistoryGoneError as exc:  # no retry can bring the history back
             raise AirflowFailException(str(exc)) from exc
         context["ti"].xcom_push(key="summary", value=built)
-        return [{k: batch[k] for k in BATCH_KWARGS} for batch in built["batches"]]
+        return spread(built["batches"], self.definition.max_create_tasks)
 
 
 class RecordCampaignsOperator(_CampaignStep):
@@ -87,7 +116,8 @@ class RecordCampaignsOperator(_CampaignStep):
         from integra.pipeline.accounting import format_summary, summarise
 
         built = context["ti"].xcom_pull(task_ids="build_recipients", key="summary")
-        results = [r for r in self.results or [] if r]
+        # One list per create_campaign instance (one entry per batch it sent); None for a skipped instance.
+        results = [r for group in self.results or [] if group for r in (group if isinstance(group, list) else [group])]
         summary = summarise(self.definition, built, results, context, self._approval(context))
         log.info("Run summary:\n%s", format_summary(summary))
         if summary["status"] != "dry_run":

@@ -2,7 +2,7 @@
 
 Used by run_all.py (figures 5 and 6); also a CLI for one run:
 
-    python bench_e2e.py WORKDIR N [real|empty|hand]
+    python bench_e2e.py WORKDIR N [real|empty|hand|trivial]
 
 Each run gets a private AIRFLOW_HOME whose metadata DB is a copy of one migrated template, a
 fresh copy of a SQLite warehouse seeded with N leads, a fresh copy of an empty SQLite contact
@@ -10,7 +10,8 @@ ledger made by ``integra.ledger.upgrade`` (the connection ``integra_ledger``), a
 sandbox (started like include/demo/run_demo.py does). ``empty`` runs a DAG of the same shape (4
 tasks, the mapped one with the same number of map indexes) whose tasks do nothing, with the same
 process setup. ``hand`` runs hand_written_dag.py (one task: sqlite3, phonenumbers, pydantic, requests;
-no ledger), copied into a private DAGs folder, with the same process setup (figure 9).
+no ledger), copied into a private DAGs folder, with the same process setup (figure 9). ``trivial`` runs
+a one-task DAG whose task does nothing: the fixed cost of any `airflow dags test` (figure 10).
 """
 
 from __future__ import annotations
@@ -33,6 +34,21 @@ from _common import BENCH_DIR, DAG_ID, PYTHON, airflow_env, run_json, sqlite_con
 TOKEN = "ik_test_bench_token"
 EMPTY_DAG_ID = "integra_bench_empty_shape"
 HAND_DAG_ID = "integra_bench_hand_written"
+TRIVIAL_DAG_ID = "integra_bench_trivial"
+TRIVIAL_DAG = '''\
+"""One task that does nothing: what any `airflow dags test` costs."""
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 11, 1), catchup=False):
+
+    @task(task_id="noop")
+    def noop():
+        return 0
+
+    noop()
+'''
 HAND_DAG_FILE = BENCH_DIR / "hand_written_dag.py"
 BATCH_SIZE = 10_000
 
@@ -165,10 +181,15 @@ def run_once(
         dags.mkdir()
         shutil.copyfile(HAND_DAG_FILE, dags / HAND_DAG_FILE.name)
         dag_id = HAND_DAG_ID
+    elif kind == "trivial":
+        dags = workdir / "dags"
+        dags.mkdir()
+        (dags / "trivial.py").write_text(TRIVIAL_DAG.format(dag_id=TRIVIAL_DAG_ID))
+        dag_id = TRIVIAL_DAG_ID
     elif kind == "real":
         dags, dag_id = None, DAG_ID
     else:
-        raise ValueError(f"unknown kind {kind!r}: real, empty or hand")
+        raise ValueError(f"unknown kind {kind!r}: real, empty, hand or trivial")
     sandbox, url = start_sandbox(workdir)
     try:
         env = airflow_env(
@@ -214,6 +235,8 @@ def run_once(
             requests=int(stats["requests"]),
             # One POST per batch: batches are per zone group, so at least ceil(sent / 10,000) of them.
             expected_posts=len(summary["campaigns"]),
+            # Mapped create_campaign instances (max_create_tasks of the definition shares the batches).
+            create_tasks=log_path.read_text(errors="replace").count("[DAG TEST] starting task_id=create_campaign "),
             fewest_batches=math.ceil(sent / BATCH_SIZE),
         )
     elif kind == "hand":

@@ -8,6 +8,7 @@ upsert, suppression look-ups, rejected leads and the run's accounting.
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -100,33 +101,34 @@ def bulk_insert(connection: sa.Connection, table: sa.Table, rows: Sequence[Mappi
     """
     if not rows:
         return
-    columns = list(rows[0])
     dialect = connection.dialect
-    processors = {c: table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
-    seen: dict[tuple[str, Any], Any] = {}
-
-    def value(column: str, raw: Any) -> Any:
-        process = processors[column]
-        if process is None or raw is None:
-            return raw
-        if (column, raw) not in seen:
-            seen[column, raw] = process(raw)
-        return seen[column, raw]
-
-    values = [[value(c, row[c]) for c in columns] for row in rows]
     driver: Any = connection.connection.driver_connection
-    if dialect.name == "postgresql" and hasattr(driver, "pgconn"):  # psycopg 3
+    copying = dialect.name == "postgresql" and hasattr(driver, "pgconn")  # psycopg 3
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(rows[0]))
+    named = not copying and not compiled.positional
+    columns = list(rows[0]) if copying or named else list(compiled.positiontup or ())
+    processors = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    values = (
+        [list(row) for row in map(operator.itemgetter(*columns), rows)]
+        if len(columns) > 1
+        else [[r[columns[0]]] for r in rows]
+    )
+    for index, process in enumerate(processors):
+        if process is not None:
+            seen: dict[Any, Any] = {}
+            for row in values:
+                raw = row[index]
+                if raw is not None:
+                    if raw not in seen:
+                        seen[raw] = process(raw)
+                    row[index] = seen[raw]
+    if copying:
         names = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
         with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in values:
                 copy.write_row(row)
         return
-    compiled = table.insert().compile(dialect=dialect, column_keys=columns)
-    if compiled.positional:
-        order = [columns.index(name) for name in compiled.positiontup or ()]
-        params: list[Any] = [tuple(row[i] for i in order) for row in values]
-    else:
-        params = [dict(zip(columns, row, strict=True)) for row in values]
+    params: list[Any] = [dict(zip(columns, row, strict=True)) for row in values] if named else list(map(tuple, values))
     connection.exec_driver_sql(compiled.string, params)
 
 
