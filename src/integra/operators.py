@@ -6,7 +6,6 @@ that call (schedule, idempotency ledger, masking) is what makes it fit for a dai
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -276,12 +275,12 @@ class IntegraOperator(BaseOperator):
     # -- execute ----------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any] | list[dict[str, Any]]:
-        # What the process holds so far (Airflow, SQLAlchemy, pydantic) lives as long as it does: frozen out
-        # of the collector, the full collections that a batch's 10,000 rows trigger no longer rescan it.
-        gc.freeze()
-        if self.batches is None:
-            return self.send(context, self._batches()[0])
-        return self._send_each(context, self._batches())
+        from integra.runtime import frozen_heap
+
+        with frozen_heap():
+            if self.batches is None:
+                return self.send(context, self._batches()[0])
+            return self._send_each(context, self._batches())
 
     def _send_each(self, context: Context, todo: list[Batch]) -> list[dict[str, Any]]:
         """Every batch in turn; a failed one is reported after the others had their chance."""

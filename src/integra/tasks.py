@@ -7,7 +7,6 @@ these classes cost nothing until a worker runs them; pandas and pyarrow are impo
 
 from __future__ import annotations
 
-import gc
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -67,10 +66,11 @@ class ExtractLeadsOperator(_CampaignStep):
     def execute(self, context: Context) -> dict[str, Any]:
         from integra.ledger import Ledger
         from integra.pipeline.extract import extract_leads
+        from integra.runtime import frozen_heap
 
         Ledger(self.definition.ledger_conn_id).engine  # noqa: B018 - fail fast, before reading, if the ledger is not ready
-        gc.freeze()  # the process's long-lived objects leave the collector: see IntegraOperator.execute
-        return extract_leads(self.definition, context)
+        with frozen_heap():
+            return extract_leads(self.definition, context)
 
 
 class BuildRecipientsOperator(_CampaignStep):
@@ -91,10 +91,11 @@ class BuildRecipientsOperator(_CampaignStep):
 
         from integra.ledger.retention import HistoryGoneError
         from integra.pipeline.transform import build_recipients
+        from integra.runtime import frozen_heap
 
-        gc.freeze()  # see IntegraOperator.execute
         try:
-            built = build_recipients(self.definition, self.extracted, context, self.contact_policy)
+            with frozen_heap():
+                built = build_recipients(self.definition, self.extracted, context, self.contact_policy)
         except HistoryGoneError as exc:  # no retry can bring the history back
             raise AirflowFailException(str(exc)) from exc
         context["ti"].xcom_push(key="summary", value=built)
