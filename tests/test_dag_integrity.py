@@ -103,6 +103,7 @@ def campaigns_dir(tmp_path):
         ({"approval": {"max_deviation": 0.5, "min_history": 20}}, "approval", "cannot exceed history_days"),
         ({"holidays": {"country": "Brazil"}}, "holidays.country", "pattern"),
         ({"holidays": {"subdivisions": "everywhere"}}, "holidays.subdivisions", "auto"),
+        ({"max_create_tasks": 0}, "max_create_tasks", "greater than or equal to 1"),
     ],
 )
 def test_a_broken_definition_is_an_import_error_and_others_still_load(campaigns_dir, breakage, field, fix):

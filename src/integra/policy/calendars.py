@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -48,19 +48,19 @@ class HolidaySettings(BaseModel):
         """Ask the package whether it knows the country, subdivisions and categories; ValueError naming the field."""
         if self.country is None:
             return
-        # The country's own calendar, not list_supported_countries(): that one imports every country's
-        # module (about a second per task process) to list their subdivisions.
-        calendar = _calendar(self.country)
-        if calendar is None:
+        import holidays
+
+        supported = holidays.list_supported_countries()
+        if self.country not in supported:
             raise ValueError(f"holidays.country: {self.country!r} is not a country the holidays package knows")
-        known = set(calendar.subdivisions)
+        known = set(supported[self.country])
         if isinstance(self.subdivisions, tuple):
             unknown = sorted(set(self.subdivisions) - known)
             if unknown:
                 raise ValueError(
                     f"holidays.subdivisions: {unknown} are not subdivisions of {self.country}: {sorted(known)}"
                 )
-        categories = set(calendar.supported_categories)
+        categories = set(holidays.country_holidays(self.country).supported_categories)
         unknown = sorted(set(self.categories) - categories)
         if unknown:
             raise ValueError(f"holidays.categories: {unknown} unknown for {self.country}; it has {sorted(categories)}")
@@ -87,17 +87,5 @@ def _package_days(
 ) -> frozenset[date]:
     import holidays
 
-    calendar = _calendar(country)
-    subdiv = subdivision if calendar is not None and subdivision in calendar.subdivisions else None
+    subdiv = subdivision if subdivision in holidays.list_supported_countries()[country] else None
     return frozenset(holidays.country_holidays(country, subdiv=subdiv, years=years, categories=categories))
-
-
-@functools.lru_cache(maxsize=16)
-def _calendar(country: str) -> Any:
-    """The holidays package's calendar of ``country`` (no years loaded yet), or None if it has none."""
-    import holidays
-
-    try:
-        return holidays.country_holidays(country)
-    except NotImplementedError:
-        return None
