@@ -293,7 +293,7 @@ class IntegraOperator(BaseOperator):
             except AirflowSkipException as exc:  # the late policy skipped it (recorded in the ledger)
                 late.append(str(exc))
                 results.append({"batch_number": batch.batch_number, "status": "skipped", "reason": str(exc)})
-            except Exception as exc:
+            except Exception as exc:  # batches are independent; timeouts and kills are BaseException and stop here
                 self.log.error("Batch %d of %d (%s) failed: %s", batch.batch_number, batch.batch_count, batch.name, exc)
                 failures.append((batch, exc))
         if failures:
