@@ -75,7 +75,7 @@ def test_two_upgrades_at_once_both_succeed(ledger_db):
     outputs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     lines = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
-    assert lines == [f"Ledger at '{CONN}': 0004 -> 0004", f"Ledger at '{CONN}': empty -> 0004"], lines
+    assert lines == [f"Ledger at '{CONN}': 0005 -> 0005", f"Ledger at '{CONN}': empty -> 0005"], lines
     assert ledger_db.query("SELECT COUNT(*) AS n FROM integra_ledger_meta")[0]["n"] == 1
 
 
@@ -121,7 +121,7 @@ def test_a_first_version_ledger_is_migrated_with_every_row(kind, database_factor
         marks = ", ".join("?" * len(values[0]))
         db.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
 
-    assert upgrade(CONN) == (None, "0004")
+    assert upgrade(CONN) == (None, "0005")
 
     for table, values in rows.items():
         assert db.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == len(values), table
@@ -182,7 +182,7 @@ def test_a_ledger_behind_the_code_names_its_revision_and_the_command(ledger_db):
         conn.commit()
     result = _cli("check")
     assert result.returncode == 2
-    assert "is at ledger revision 0001; this code needs revision 0004" in result.stderr
+    assert "is at ledger revision 0001; this code needs revision 0005" in result.stderr
     assert "python -m integra.ledger upgrade --conn-id integra_ledger" in result.stderr
     assert _cli("upgrade").returncode == 0
     assert _cli("check").returncode == 0
@@ -316,3 +316,19 @@ def test_people_written_in_bulk_are_found_by_their_day_on_every_backend(ledger_d
         same_day = idem.cooled_down(conn, dag_id="d", since=day - timedelta(days=30), interval_end=day, numbers=numbers)
     assert later == set(numbers), "another day sees them as phoned"
     assert same_day == set(), "their own day does not"
+
+
+def test_a_sqlite_ledger_connection_keeps_a_claim_in_its_page_cache(tmp_path, monkeypatch):
+    """SQLite's default 2 MiB cache spills a 10,000-person claim to disk mid-transaction (figure 7)."""
+    import sqlalchemy as sa
+
+    from integra.ledger import Ledger, upgrade
+    from integra.ledger.schema import SQLITE_CACHE_KIB
+
+    monkeypatch.setenv("AIRFLOW_CONN_INTEGRA_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "l.db")}))
+    upgrade(CONN)
+    with Ledger(CONN).engine.connect() as conn:
+        assert conn.execute(sa.text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
+        indexes = {row[1] for row in conn.execute(sa.text("PRAGMA index_list(integra_campaign_recipients)"))}
+    assert "ix_integra_recipients_day" not in indexes, "0005 drops the index no query reads"
+    assert "ix_integra_recipients_phone" in indexes and "ix_integra_recipients_lead" in indexes

@@ -95,7 +95,6 @@ recipients = sa.Table(
     sa.Column("claimed_at", UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint("campaign_key", "lead_id", name="pk_integra_campaign_recipients"),
     sa.Index("ix_integra_recipients_phone", "phone_e164", "claimed_at"),
-    sa.Index("ix_integra_recipients_day", "dag_id", "interval_end"),
     sa.Index("ix_integra_recipients_lead", "dag_id", "lead_id"),
 )
 

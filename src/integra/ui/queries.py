@@ -149,8 +149,8 @@ def lead(ledger: Ledger, dag_id: str, lead_id: str) -> dict[str, list[dict[str, 
         .where(members.c.dag_id == dag_id, members.c.lead_id == lead_id, campaigns.c.status.in_(MAY_EXIST))
         .limit(LEAD_ROWS)
     )
-    # Sorted here, not by ORDER BY: a sort on the day would let a planner walk the campaign's day index
-    # (every member of the campaign) instead of the (dag_id, lead_id) one.
+    # Sorted here, not by ORDER BY: a sort on the day could lead a planner to read every member of the
+    # campaign in day order instead of seeking the (dag_id, lead_id) index.
     with ledger.engine.connect() as conn:
         return {
             "rejections": sorted((dict(r) for r in conn.execute(why).mappings()), key=_newest_first),
