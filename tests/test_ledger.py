@@ -325,10 +325,12 @@ def test_a_sqlite_ledger_connection_keeps_a_claim_in_its_page_cache(tmp_path, mo
     from integra.ledger import Ledger, upgrade
     from integra.ledger.schema import SQLITE_CACHE_KIB
 
-    monkeypatch.setenv("AIRFLOW_CONN_INTEGRA_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "l.db")}))
+    ledger_conn = {"conn_type": "sqlite", "host": str(tmp_path / "l.db")}
+    monkeypatch.setenv("AIRFLOW_CONN_INTEGRA_LEDGER", json.dumps(ledger_conn))
     upgrade(CONN)
     with Ledger(CONN).engine.connect() as conn:
         assert conn.execute(sa.text("PRAGMA cache_size")).scalar() == -SQLITE_CACHE_KIB
         indexes = {row[1] for row in conn.execute(sa.text("PRAGMA index_list(integra_campaign_recipients)"))}
     assert "ix_integra_recipients_day" not in indexes, "0005 drops the index no query reads"
-    assert "ix_integra_recipients_phone" in indexes and "ix_integra_recipients_lead" in indexes
+    assert "ix_integra_recipients_phone" in indexes
+    assert "ix_integra_recipients_lead" in indexes

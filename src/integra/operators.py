@@ -178,6 +178,13 @@ class IntegraOperator(BaseOperator):
 
         return IntegraHook(integra_conn_id=self.integra_conn_id)
 
+    @cached_property
+    def _ledger(self) -> Ledger | None:
+        """One per task instance: its batches share the engine check and the digest secret."""
+        from integra.ledger import Ledger
+
+        return Ledger(self.ledger_conn_id) if self.ledger_conn_id else None
+
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render as usual, but keep inline phone numbers out of the stored rendered fields."""
         super().render_template_fields(context, jinja_env)
@@ -308,12 +315,11 @@ class IntegraOperator(BaseOperator):
 
     def send(self, context: Context, batch: Batch) -> dict[str, Any]:
         """Claim, POST and confirm one batch; the whole exactly-once path."""
-        from integra.ledger import Ledger
         from integra.ledger import idempotency as idem  # SQLAlchemy tables: not at DAG parse time
 
         rows = self._recipient_rows(batch)
         recipients = batches.to_recipients(rows)
-        ledger = Ledger(self.ledger_conn_id) if self.ledger_conn_id else None
+        ledger = self._ledger
         interval_end = scheduling.run_for(context)
         key, digest = self._key(batch, interval_end, [str(r["phone_number"]) for r in recipients], ledger)
         dry_run = arguments.to_bool(self.dry_run)

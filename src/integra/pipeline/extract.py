@@ -131,7 +131,7 @@ def stream_query(
                 pq.ParquetWriter(handle, schema) as writer,
             ):
                 while chunk := cur.fetchmany(chunk_rows):
-                    arrays = [_column([row[i] for row in chunk]) for i in range(len(columns))]
+                    arrays = [_column(values) for values in zip(*chunk, strict=True)]
                     writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
                     rows += len(chunk)
         finally:
