@@ -107,7 +107,7 @@ def _v1_rows(day: str) -> dict[str, list[tuple]]:
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_first_version_ledger_is_migrated_with_every_row(kind, database_factory, monkeypatch):
     """The ledger the first version created in the warehouse (SQLite or PostgreSQL) keeps every row and promise."""
-    from integra.ledger import Ledger, upgrade
+    from integra.ledger import Ledger, history, upgrade
     from integra.ledger import idempotency as idem
 
     db = database_factory(kind, "old_warehouse")
@@ -138,7 +138,7 @@ def test_a_first_version_ledger_is_migrated_with_every_row(kind, database_factor
     batch = batch_record(key, "legacy_dag", row["interval_end"], 2)
     assert idem.claim(ledger, batch, scheduled_at=row["interval_end"], members=[]).state is idem.ClaimState.EXISTS
     with ledger.engine.connect() as conn:
-        recent = idem.cooled_down(
+        recent = history.cooled_down(
             conn,
             dag_id="legacy_dag",
             since=row["interval_end"] - timedelta(days=7),
@@ -299,7 +299,7 @@ def test_batch_digests_are_keyed_by_the_ledgers_secret():
 
 def test_people_written_in_bulk_are_found_by_their_day_on_every_backend(ledger_db):
     """The claim writes its members in one driver call; their timestamps must compare like any other's."""
-    from integra.ledger import Ledger, upgrade
+    from integra.ledger import Ledger, history, upgrade
     from integra.ledger import idempotency as idem
 
     upgrade(CONN)
@@ -308,12 +308,14 @@ def test_people_written_in_bulk_are_found_by_their_day_on_every_backend(ledger_d
     numbers = [f"+5511987{i:06d}" for i in range(2_500)]
     batch = batch_record("bulk", "d", day, len(numbers))
     assert idem.claim(ledger, batch, scheduled_at=day, members=members(numbers)).state is idem.ClaimState.CLAIMED
-    assert len(idem.day_members(ledger, "d", day)) == len(numbers)
+    assert len(history.day_members(ledger, "d", day)) == len(numbers)
     with ledger.engine.connect() as conn:
-        later = idem.cooled_down(
+        later = history.cooled_down(
             conn, dag_id="d", since=day - timedelta(days=30), interval_end=day + timedelta(days=1), numbers=numbers
         )
-        same_day = idem.cooled_down(conn, dag_id="d", since=day - timedelta(days=30), interval_end=day, numbers=numbers)
+        same_day = history.cooled_down(
+            conn, dag_id="d", since=day - timedelta(days=30), interval_end=day, numbers=numbers
+        )
     assert later == set(numbers), "another day sees them as phoned"
     assert same_day == set(), "their own day does not"
 

@@ -186,7 +186,7 @@ def test_campaign_progress_only_moves_forward_whatever_the_order(client: Any, le
 def test_an_outcome_is_linked_to_its_lead_now_or_once_the_campaign_id_is_recorded(
     client: Any, ledger_db: Database
 ) -> None:
-    from integra.ledger import Ledger
+    from integra.ledger import Ledger, recovery
     from integra.ledger import idempotency as idem
     from integra.ledger.outcomes import link_outcomes
 
@@ -196,13 +196,13 @@ def test_an_outcome_is_linked_to_its_lead_now_or_once_the_campaign_id_is_recorde
         idem.claim(
             ledger, batch_record(key, "integra_test_campaign", day, 1), scheduled_at=day, members=members([number])
         )
-    idem.mark_created(ledger, "key_now", "cmp_now")
+    recovery.mark_created(ledger, "key_now", "cmp_now")
     post(client, event("evt_now", campaign_id="cmp_now"))
     post(client, event("evt_early", campaign_id="cmp_later", number=OTHER))  # before the operator recorded the id
     outcomes = {o["campaign_id"]: o for o in rows(ledger_db, "integra_call_outcomes")}
     assert (outcomes["cmp_now"]["lead_id"], outcomes["cmp_now"]["dag_id"]) == ("L0", "integra_test_campaign")
     assert outcomes["cmp_later"]["lead_id"] is None
-    idem.mark_created(ledger, "key_later", "cmp_later")
+    recovery.mark_created(ledger, "key_later", "cmp_later")
     assert link_outcomes(ledger) == 1
     linked = {o["campaign_id"]: o for o in rows(ledger_db, "integra_call_outcomes")}["cmp_later"]
     assert (linked["lead_id"], linked["campaign_key"]) == ("L0", "key_later")

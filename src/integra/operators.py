@@ -316,6 +316,7 @@ class IntegraOperator(BaseOperator):
     def send(self, context: Context, batch: Batch) -> dict[str, Any]:
         """Claim, POST and confirm one batch; the whole exactly-once path."""
         from integra.ledger import idempotency as idem  # SQLAlchemy tables: not at DAG parse time
+        from integra.ledger import recovery
 
         rows = self._recipient_rows(batch)
         recipients = batches.to_recipients(rows)
@@ -331,7 +332,7 @@ class IntegraOperator(BaseOperator):
             self.log.info("Batch %s already has campaign %s: nothing sent", key, existing["campaign_id"])
             return self._result(context, existing, key, batch, reused=True)
         if existing and not idem.may_retake(existing, resend, datetime.now(UTC), self._stale_after()):
-            raise AirflowFailException(idem.in_doubt_message(existing, str(self.ledger_conn_id)))
+            raise AirflowFailException(recovery.in_doubt_message(existing, str(self.ledger_conn_id)))
 
         # 2. When: the requested time, the calling window and the late policy.
         decision = self.decide_schedule(context, numbers=[str(r["phone_number"]) for r in recipients])
@@ -391,7 +392,7 @@ class IntegraOperator(BaseOperator):
             self.log.info("Batch %s already has campaign %s: nothing sent", key, claim.row["campaign_id"])
             return self._result(context, claim.row, key, batch, reused=True)
         if claim.state is idem.ClaimState.IN_DOUBT:
-            raise AirflowFailException(idem.in_doubt_message(claim.row, ledger.conn_id))
+            raise AirflowFailException(recovery.in_doubt_message(claim.row, ledger.conn_id))
         if claim.capped:
             self.log.warning(
                 "Batch %s: %d of %d recipients are over the contact policy's cap (another campaign holds them)",
@@ -439,6 +440,7 @@ class IntegraOperator(BaseOperator):
     def _create(self, request: CampaignRequest, key: str, ledger: Ledger | None) -> CampaignCreated:
         """One POST; the ledger learns the outcome before anything else can go wrong."""
         from integra.ledger import idempotency as idem
+        from integra.ledger import recovery
 
         try:
             created = self.hook.create_campaign(request, idempotency_key=key)
@@ -446,7 +448,7 @@ class IntegraOperator(BaseOperator):
             if ledger:
                 idem.mark_unknown(ledger, key, str(exc))
             raise AirflowFailException(
-                idem.unknown_message(request.name, key, str(exc), str(self.ledger_conn_id))
+                recovery.unknown_message(request.name, key, str(exc), str(self.ledger_conn_id))
             ) from exc
         except (IntegraRateLimitError, IntegraUnavailableError) as exc:
             if ledger:

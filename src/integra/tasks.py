@@ -143,7 +143,7 @@ class RecordCampaignsOperator(_CampaignStep):
         from integra import scheduling
         from integra.batches import local_file
         from integra.ledger import Ledger
-        from integra.ledger.idempotency import unsettled_on
+        from integra.ledger.recovery import unsettled_on
         from integra.pipeline.extract import run_dir
 
         if self.definition.keep_run_files or summary["status"] in ("dry_run", "rejected", "approval_timed_out"):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from integra.exceptions import IntegraConfigError
-from integra.ledger import idempotency, schema
+from integra.ledger import recovery, schema
 from integra.ledger.store import Ledger
 
 
@@ -56,18 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         ledger = Ledger(conn_id)
         if args.command == "show":
-            rows = [idempotency.require(ledger, args.key)] if args.key else idempotency.unresolved(ledger)
+            rows = [recovery.require(ledger, args.key)] if args.key else recovery.unresolved(ledger)
             for row in rows:
                 print(_describe(row))
             return 0
         if args.command == "mark-created":
-            print(_describe(idempotency.mark_created(ledger, args.key, args.campaign_id)))
+            print(_describe(recovery.mark_created(ledger, args.key, args.campaign_id)))
             return 0
-        row = idempotency.release_key(ledger, args.key, note=args.note, force=args.force)
+        row = recovery.release_key(ledger, args.key, note=args.note, force=args.force)
         print(_describe(row))
         print("Released: clear the create_campaign task of that day (or rerun the day) to send it.")
         return 0
-    except (IntegraConfigError, idempotency.RecoveryError) as exc:
+    except (IntegraConfigError, recovery.RecoveryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from integra.ledger import idempotency as idem
+from integra.ledger import history
 from integra.ledger.store import SUPPRESSED, Ledger, at_most
 
 if TYPE_CHECKING:
@@ -43,16 +43,16 @@ class NumberChecks:
             rows = at_most(conn, SUPPRESSED, PREFETCH_LIMIT)
             self.suppressed = None if rows is None else {row[0] for row in rows}
             rows = at_most(
-                conn, idem.cooled_down_query(dag_id=dag_id, since=since, interval_end=interval_end), PREFETCH_LIMIT
+                conn, history.cooled_down_query(dag_id=dag_id, since=since, interval_end=interval_end), PREFETCH_LIMIT
             )
             self.recent = None if rows is None else {row[0] for row in rows}
             self.capped: dict[str, list[str]] | None = {}
             if policy is not None:
-                query = idem.cap_holders_query(
+                query = history.cap_holders_query(
                     dag_id=dag_id, interval_end=interval_end, scheduled_at=requested, policy=policy
                 )
                 rows = at_most(conn, query, PREFETCH_LIMIT)
-                self.capped = None if rows is None else idem.capped_numbers(rows, policy)
+                self.capped = None if rows is None else history.capped_numbers(rows, policy)
 
     def check(self, numbers: list[str], new: list[str]) -> tuple[set[str], set[str], dict[str, list[str]]]:
         """(suppressed, cooled down, capped → holders) among ``numbers``; the cap only for the ``new`` ones."""
@@ -66,7 +66,7 @@ class NumberChecks:
             recent = (
                 self.recent & set(numbers)
                 if self.recent is not None
-                else idem.cooled_down(
+                else history.cooled_down(
                     conn, dag_id=self.dag_id, since=self.since, interval_end=self.interval_end, numbers=numbers
                 )
             )
@@ -74,7 +74,7 @@ class NumberChecks:
                 capped = {n: self.capped[n] for n in new if n in self.capped}
             else:
                 assert self.policy is not None
-                capped = idem.over_cap(
+                capped = history.over_cap(
                     conn,
                     dag_id=self.dag_id,
                     interval_end=self.interval_end,

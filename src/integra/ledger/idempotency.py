@@ -1,4 +1,4 @@
-"""Exactly-once, in one place: batch keys, the claim state machine, who may have been phoned, recovery.
+"""Exactly-once, in one place: batch keys and the claim state machine.
 
 Integra documents no idempotency and no look-up, so the ledger keeps the promise. Before a POST the
 batch's key is *claimed* (a primary key makes concurrent workers safe) with its members in the same
@@ -9,8 +9,8 @@ transaction; every transition after that is a compare-and-set::
     sending / unknown ──retake──► sending              (only for a key a person listed in resend_keys)
     (none) / not_created ──skip──► skipped
 
-A person is "possibly called" as soon as their batch may exist (created, sending, unknown): same-day
-membership and the cooldown both count those, by phone number as well as by lead id.
+Who may have been phoned is read by :mod:`integra.ledger.history`; a person settles an unknown
+outcome with :mod:`integra.ledger.recovery`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,13 +26,12 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from integra.ledger import tables
+from integra.ledger.history import capped_detail, over_cap
+from integra.ledger.status import NOTHING_CREATED, Status
 from integra.ledger.store import (
-    LOOKUP_CHUNK,
     Ledger,
-    at_most,
     bulk_insert,
     clip,
-    in_chunks,
     insert_ignore,
     upsert,
     utc_now,
@@ -44,21 +42,6 @@ if TYPE_CHECKING:
 
 #: A ``sending`` key this young may still have a live worker behind it: never retaken, whatever a param says.
 DEFAULT_STALE_AFTER = timedelta(hours=1)
-RECOVER_COMMAND = "python -m integra.ledger {action} {key}{extra} --conn-id {conn_id}"
-
-
-class Status(enum.StrEnum):
-    SENDING = "sending"
-    CREATED = "created"
-    NOT_CREATED = "not_created"
-    UNKNOWN = "unknown"
-    SKIPPED = "skipped"
-
-
-#: Batches that exist or may exist: their people count as called.
-MAY_EXIST = (Status.CREATED.value, Status.SENDING.value, Status.UNKNOWN.value)
-#: Batches known to have created nothing: a later attempt may take them again.
-NOTHING_CREATED = (Status.NOT_CREATED.value, Status.SKIPPED.value)
 
 
 class ClaimState(enum.Enum):
@@ -198,9 +181,7 @@ def claim(
         if not may_retake(row, resend_keys, now, stale_after):
             return Claim(ClaimState.IN_DOUBT, row)
         retake = {k: v for k, v in values.items() if k not in ("campaign_key", "claimed_at", "attempts")}
-        changed = conn.execute(
-            _compare_and_set(row).values(**retake, attempts=tables.campaigns.c.attempts + 1)
-        ).rowcount
+        changed = conn.execute(compare_and_set(row).values(**retake, attempts=tables.campaigns.c.attempts + 1)).rowcount
         if changed != 1:  # pragma: no cover - claims take turns; kept as the compare-and-set's own guard
             return Claim(ClaimState.IN_DOUBT, get(ledger, batch.key, conn) or row)
         conn.execute(tables.recipients.delete().where(tables.recipients.c.campaign_key == batch.key))
@@ -259,7 +240,7 @@ def may_retake(row: Mapping[str, Any], resend_keys: Collection[str], now: dateti
     return row["status"] == Status.UNKNOWN
 
 
-def _compare_and_set(seen: Mapping[str, Any]) -> sa.Update:
+def compare_and_set(seen: Mapping[str, Any]) -> sa.Update:
     """An UPDATE that applies only if the row is still as ``seen`` (status and attempt count)."""
     c = tables.campaigns.c
     return tables.campaigns.update().where(
@@ -269,10 +250,10 @@ def _compare_and_set(seen: Mapping[str, Any]) -> sa.Update:
 
 def confirm(ledger: Ledger, key: str, *, campaign_id: str, scheduled_at: datetime) -> None:
     """The API created the campaign: from now on every attempt returns it (one row: its people refer to it)."""
-    _set_created(ledger, key, campaign_id, scheduled_at=scheduled_at, only_from=(Status.SENDING.value,))
+    set_created(ledger, key, campaign_id, scheduled_at=scheduled_at, only_from=(Status.SENDING.value,))
 
 
-def _set_created(
+def set_created(
     ledger: Ledger, key: str, campaign_id: str, *, scheduled_at: datetime | None, only_from: Collection[str]
 ) -> int:
     c = tables.campaigns.c
@@ -337,216 +318,3 @@ def campaigns_for_day(ledger: Ledger, dag_id: str, interval_end: datetime) -> li
     )
     with ledger.engine.connect() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]
-
-
-# -- who may have been phoned ---------------------------------------------------------------------
-
-
-def day_members(ledger: Ledger, dag_id: str, interval_end: datetime) -> list[dict[str, Any]]:
-    """People already in a batch of this day that exists or may exist, with their batch."""
-    r, c = tables.recipients.c, tables.campaigns.c
-    query = (
-        sa.select(r.lead_id, r.phone_e164, c.campaign_key, c.batch_number, c.status)
-        .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
-        .where(c.dag_id == dag_id, c.interval_end == interval_end, c.status.in_(MAY_EXIST))
-    )
-    with ledger.engine.connect() as conn:
-        return [dict(row) for row in conn.execute(query).mappings()]
-
-
-def handled_earlier(
-    connection: sa.Connection, *, dag_id: str, interval_end: datetime, lead_ids: Sequence[str]
-) -> set[str]:
-    """Which ``lead_ids`` an earlier day of this campaign already dealt with: in a batch that may exist,
-    or rejected. A run that looks back over the previous day's window reads them again; it must not
-    phone them again, nor count them twice."""
-    r, c, x = tables.recipients.c, tables.campaigns.c, tables.rejected_leads.c
-    found: set[str] = set()
-    for start in range(0, len(lead_ids), LOOKUP_CHUNK):
-        chunk = lead_ids[start : start + LOOKUP_CHUNK]
-        batched = (
-            sa.select(r.lead_id)
-            .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
-            .where(r.dag_id == dag_id, r.lead_id.in_(chunk), r.interval_end != interval_end, c.status.in_(MAY_EXIST))
-        )
-        rejected = sa.select(x.lead_id).where(x.dag_id == dag_id, x.lead_id.in_(chunk), x.interval_end != interval_end)
-        found.update(connection.execute(batched.union(rejected)).scalars())
-    return found
-
-
-def cooled_down(
-    connection: sa.Connection, *, dag_id: str, since: datetime, interval_end: datetime, numbers: Sequence[str]
-) -> set[str]:
-    """Which ``numbers`` this campaign may have phoned since ``since`` on another day.
-
-    Counts every batch that exists or may exist (created, sending, unknown), not only confirmed ones:
-    a batch whose answer was lost may well have phoned its people.
-    """
-    query = cooled_down_query(dag_id=dag_id, since=since, interval_end=interval_end)
-    return {row[0] for row in in_chunks(connection, query, tables.recipients.c.phone_e164, numbers)}
-
-
-def cooled_down_query(*, dag_id: str, since: datetime, interval_end: datetime) -> sa.Select[Any]:
-    """The numbers of :func:`cooled_down`, for any number."""
-    r, c = tables.recipients.c, tables.campaigns.c
-    return (
-        sa.select(r.phone_e164)
-        .distinct()
-        .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
-        .where(r.dag_id == dag_id, r.claimed_at >= since, r.interval_end != interval_end, c.status.in_(MAY_EXIST))
-    )
-
-
-def over_cap(
-    connection: sa.Connection,
-    *,
-    dag_id: str,
-    interval_end: datetime,
-    scheduled_at: datetime,
-    numbers: Sequence[str],
-    policy: ContactPolicy,
-) -> dict[str, list[str]]:
-    """Numbers already in ``max_calls_per_number`` batches of *other* campaign days that may call them
-    within ``per_days`` of ``scheduled_at``; each with the keys of those batches.
-
-    This campaign's own batches of the same day do not count: they are this very call.
-    """
-    query = cap_holders_query(dag_id=dag_id, interval_end=interval_end, scheduled_at=scheduled_at, policy=policy)
-    few = at_most(connection, query, LOOKUP_CHUNK)  # a short history: read it once, intersect here
-    if few is not None:
-        wanted = set(numbers)
-        return capped_numbers((row for row in few if row[0] in wanted), policy)
-    return capped_numbers(in_chunks(connection, query, tables.recipients.c.phone_e164, numbers), policy)
-
-
-def cap_holders_query(
-    *, dag_id: str, interval_end: datetime, scheduled_at: datetime, policy: ContactPolicy
-) -> sa.Select[Any]:
-    """(number, key) of every person in another campaign day's batch that may call within the window."""
-    r, c = tables.recipients.c, tables.campaigns.c
-    return (
-        sa.select(r.phone_e164, c.campaign_key)
-        .join_from(tables.recipients, tables.campaigns, r.campaign_key == c.campaign_key)
-        .where(
-            c.status.in_(MAY_EXIST),
-            c.scheduled_at > scheduled_at - policy.window,
-            c.scheduled_at < scheduled_at + policy.window,
-            ~sa.and_(c.dag_id == dag_id, c.interval_end == interval_end),
-        )
-    )
-
-
-def capped_numbers(holders: Iterable[Sequence[Any]], policy: ContactPolicy) -> dict[str, list[str]]:
-    """Numbers held by at least ``max_calls_per_number`` batches, with those batches' keys."""
-    keys: defaultdict[str, list[str]] = defaultdict(list)
-    for number, key in holders:
-        keys[number].append(key)
-    return {n: sorted(k) for n, k in keys.items() if len(k) >= policy.max_calls_per_number}
-
-
-def capped_detail(keys: Sequence[str]) -> str:
-    return f"over the contact policy's cap: already in {', '.join(keys)}"
-
-
-# -- recovery, by key, for a person ------------------------------------------------------------------
-
-
-class RecoveryError(ValueError):
-    """A recovery command that would break a promise, with what to do instead."""
-
-
-def unsettled_on(ledger: Ledger, dag_id: str, interval_end: datetime) -> bool:
-    """Whether a batch of this campaign day may or may not exist (``sending``/``unknown``): a person may
-    still resend it from its batch file."""
-    table = tables.campaigns
-    query = sa.select(table.c.campaign_key).where(
-        table.c.dag_id == dag_id,
-        table.c.interval_end == interval_end,
-        table.c.status.in_((Status.SENDING.value, Status.UNKNOWN.value)),
-    )
-    with ledger.engine.connect() as conn:
-        return conn.execute(query.limit(1)).first() is not None
-
-
-def mark_created(ledger: Ledger, key: str, campaign_id: str) -> dict[str, Any]:
-    """A person found the campaign in the panel: record it on the batch (its people refer to it) and no
-    later attempt resends it; its people count as phoned for the cooldown and the cap from then on."""
-    row = require(ledger, key)
-    if row["status"] == Status.CREATED and row["campaign_id"] not in (None, campaign_id):
-        raise RecoveryError(f"{key} is already created as campaign {row['campaign_id']}; nothing changed")
-    _set_created(ledger, key, campaign_id, scheduled_at=None, only_from=(*MAY_EXIST, *NOTHING_CREATED))
-    return require(ledger, key)
-
-
-def release_key(
-    ledger: Ledger, key: str, *, note: str, force: bool = False, stale_after: timedelta = DEFAULT_STALE_AFTER
-) -> dict[str, Any]:
-    """A person checked the panel and found no campaign: the next attempt of the day may send it.
-
-    A ``sending`` key younger than ``stale_after`` may have a live worker; it is refused unless ``force``.
-    """
-    row = require(ledger, key)
-    if row["status"] not in (Status.SENDING, Status.UNKNOWN):
-        raise RecoveryError(f"{key} is {row['status']}: only a sending or unknown key can be released")
-    age = utc_now() - row["updated_at"]
-    if row["status"] == Status.SENDING and age < stale_after and not force:
-        raise RecoveryError(
-            f"{key} was claimed {int(age.total_seconds())} s ago and may still be sending; wait until its task "
-            "has ended (or pass --force if you are sure no worker holds it)"
-        )
-    with ledger.engine.begin() as conn:
-        changed = conn.execute(
-            _compare_and_set(row).values(
-                status=Status.NOT_CREATED.value, last_error=clip(f"released by a person: {note}"), updated_at=utc_now()
-            )
-        ).rowcount
-    if changed != 1:
-        raise RecoveryError(f"{key} changed while releasing it (now {require(ledger, key)['status']}); look again")
-    return require(ledger, key)
-
-
-def require(ledger: Ledger, key: str) -> dict[str, Any]:
-    row = get(ledger, key)
-    if row is None:
-        raise RecoveryError(f"no batch with key {key!r} in the ledger at '{ledger.conn_id}'")
-    return row
-
-
-def unresolved(ledger: Ledger) -> list[dict[str, Any]]:
-    """Every batch whose outcome a person must settle (sending or unknown), oldest first."""
-    c = tables.campaigns.c
-    query = (
-        sa.select(tables.campaigns)
-        .where(c.status.in_((Status.SENDING.value, Status.UNKNOWN.value)))
-        .order_by(c.updated_at)
-    )
-    with ledger.engine.connect() as conn:
-        return [dict(row) for row in conn.execute(query).mappings()]
-
-
-def recovery_commands(key: str, conn_id: str) -> tuple[str, str]:
-    """(if the campaign exists, if it does not): the one command for each answer."""
-    return (
-        RECOVER_COMMAND.format(action="mark-created", key=key, extra=" <campaign_id>", conn_id=conn_id),
-        RECOVER_COMMAND.format(action="release", key=key, extra="", conn_id=conn_id),
-    )
-
-
-def in_doubt_message(row: Mapping[str, Any], conn_id: str) -> str:
-    exists, missing = recovery_commands(row["campaign_key"], conn_id)
-    return (
-        f"Campaign {row['name']!r} (key {row['campaign_key']}) was claimed by an earlier attempt "
-        f"(status {row['status']}, attempts {row['attempts']}, last error: {row.get('last_error') or 'none'}) "
-        "and its outcome is unknown, or another worker is sending it right now. Nothing was sent. Open the "
-        f"Integra panel and look for a campaign with this name. If it exists, run: {exists} . If it does not, "
-        f'run: {missing} (or trigger the day with resend_keys=["{row["campaign_key"]}"]), then clear this task.'
-    )
-
-
-def unknown_message(name: str, key: str, error: str, conn_id: str) -> str:
-    exists, missing = recovery_commands(key, conn_id)
-    return (
-        f"Outcome unknown for campaign {name!r} (key {key}): {error} Retrying blindly could phone people twice. "
-        "Before anything else, open the Integra panel and look for a campaign with this name. "
-        f"If it exists, run: {exists} . If it does not, run: {missing} , then clear this task."
-    )

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from integra import batches, scheduling
 from integra.exceptions import CampaignDefinitionError
-from integra.ledger import Ledger, retention
-from integra.ledger import idempotency as idem
+from integra.ledger import Ledger, history, retention
 from integra.ledger.checks import NumberChecks
 from integra.masking import mask_phone
 from integra.pipeline.batching import BatchWriter
@@ -110,7 +109,7 @@ def build_recipients(
         look_back = max(definition.look_back, policy.window)
         retention.check_history(interval_end - look_back, policy.retention_days)
 
-    previous = idem.day_members(ledger, definition.dag_id, interval_end)
+    previous = history.day_members(ledger, definition.dag_id, interval_end)
     previous_by_lead = {row["lead_id"]: row for row in previous}
     previous_numbers = {row["phone_e164"] for row in previous}
     outside = warehouse_suppression(definition, extracted)
@@ -155,7 +154,7 @@ def build_recipients(
         if definition.lookback_hours:  # leads an earlier day of this campaign already dealt with
             ids = _lead_ids(frame[cols.lead_id])
             with ledger.engine.connect() as conn:
-                earlier = idem.handled_earlier(
+                earlier = history.handled_earlier(
                     conn, dag_id=definition.dag_id, interval_end=interval_end, lead_ids=ids.dropna().unique().tolist()
                 )
             seen = ids.isin(earlier).fillna(False).to_numpy(dtype=bool)
@@ -252,7 +251,7 @@ def build_recipients(
         counts["capped"] += int(is_capped.sum())
         rejections += [
             _rejection(base, str(lead), "capped", "phone", {"original_value": mask_phone(str(number))})
-            | {"detail": idem.capped_detail(capped[str(number)])[:500]}
+            | {"detail": history.capped_detail(capped[str(number)])[:500]}
             for lead, number in zip(
                 good["lead_id"][is_capped].tolist(), good["phone_number"][is_capped].tolist(), strict=True
             )

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from integra.ledger import tables
-from integra.ledger.idempotency import MAY_EXIST
+from integra.ledger.status import MAY_EXIST
 from integra.ledger.store import Ledger
 
 #: Batches whose outcome a person must settle (see "Recover from outcome unknown").
