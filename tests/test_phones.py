@@ -17,8 +17,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integra import phones
-from integra.phones import INVALID_PHONE, MISSING_PHONE, NOT_CALLABLE, normalize_phone, normalize_phones
+from integra.phones import (
+    INVALID_PHONE,
+    MISSING_PHONE,
+    NOT_CALLABLE,
+    normalize_phone,
+    normalize_phones,
+    rules,
+    vectorised,
+)
 
 REGIONS = ["BR", "US", "PT"]
 
@@ -190,7 +197,7 @@ def test_equals_reference_on_integer_dtype(values: list[int], region: str) -> No
 @settings(max_examples=100, deadline=None)
 @given(values=st.lists(st.one_of(_prefixed, _br_numbers()), max_size=30), region=st.sampled_from(["br", "XX", "ZZ"]))
 def test_equals_reference_for_regions_without_fast_path(values: list[str], region: str) -> None:
-    assert phones._fast_rules(region) is None
+    assert rules.fast_rules(region) is None
     _assert_matches_reference(pd.Series(values, dtype="str"), region)
 
 
@@ -219,7 +226,7 @@ def _region_samples(region: str, rng: random.Random, size: int) -> list[str]:
 def test_equals_reference_for_every_region_with_a_fast_path() -> None:
     """The fast path is generic over metadata: hold it to the reference wherever it switches on."""
     rng = random.Random(3)
-    regions = sorted(r for r in phonenumbers.SUPPORTED_REGIONS if phones._fast_rules(r) is not None)
+    regions = sorted(r for r in phonenumbers.SUPPORTED_REGIONS if rules.fast_rules(r) is not None)
     assert len(regions) > 150
     for region in regions:
         _assert_matches_reference(pd.Series(_region_samples(region, rng, 120), dtype="str"), region)
@@ -291,7 +298,7 @@ def test_common_br_shapes_never_reach_the_reference(monkeypatch: pytest.MonkeyPa
     def refuse(text: str | None, region: str) -> tuple[str | None, str | None]:
         raise AssertionError(f"fell back for {text!r}")
 
-    monkeypatch.setattr(phones, "_normalize_text", refuse)
+    monkeypatch.setattr(vectorised, "normalize_text", refuse)
     assert _rows(normalize_phones(pd.Series(values))) == expected
 
 
@@ -396,4 +403,4 @@ def test_numeric_columns_with_gaps() -> None:
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_fast_path_is_available(region: str) -> None:
-    assert phones._fast_rules(region) is not None
+    assert rules.fast_rules(region) is not None
