@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -149,6 +151,20 @@ def run_summary(ledger: Path) -> dict[str, Any] | None:
     return summary
 
 
+def run_measured(command: list[str], *, env: dict[str, str], out: Any, timeout: float) -> tuple[int, float]:
+    """(exit code, peak RSS in MiB) of one command: ``wait4`` reports the largest resident set of that
+    process and the descendants it waited for, not of anything else this benchmark started (the sandbox)."""
+    proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+    return proc.returncode, usage.ru_maxrss / 1024  # KiB on Linux
+
+
 def run_once(
     workdir: Path,
     *,
@@ -205,12 +221,8 @@ def run_once(
         log_path = workdir / "dags_test.log"
         start = time.perf_counter()
         with log_path.open("wb") as out:
-            proc = subprocess.run(
-                [PYTHON, "-m", "airflow", "dags", "test", dag_id, logical_date],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=1200,
+            returncode, peak_rss_mb = run_measured(
+                [PYTHON, "-m", "airflow", "dags", "test", dag_id, logical_date], env=env, out=out, timeout=1200
             )
         seconds = time.perf_counter() - start
         stats = sandbox_stats(url)
@@ -219,9 +231,16 @@ def run_once(
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
-    result: dict[str, Any] = {"kind": kind, "n": n, "seconds": seconds, "rc": proc.returncode, "log": str(log_path)}
-    if proc.returncode != 0:
-        raise RuntimeError(f"airflow dags test {dag_id} failed (rc {proc.returncode}); log: {log_path}")
+    result: dict[str, Any] = {
+        "kind": kind,
+        "n": n,
+        "seconds": seconds,
+        "rc": returncode,
+        "peak_rss_mb": peak_rss_mb,
+        "log": str(log_path),
+    }
+    if returncode != 0:
+        raise RuntimeError(f"airflow dags test {dag_id} failed (rc {returncode}); log: {log_path}")
     if kind == "real":
         summary = run_summary(ledger)
         if summary is None or summary.get("status") != "ok":

@@ -61,6 +61,7 @@ E2E_SIZES = (10_000, 100_000)
 HAND_SIZES = (100_000, 1_000_000)  # figure 9; env BENCH_HAND_SIZES (comma-separated) for a trial
 HAND_ONE_ROUND = 1_000_000  # from this size on: one round, and only when the time budget allows it
 HAND_TARGETS = {100_000: (0.9, "≤ 0.9 at 100k"), 1_000_000: (0.5, "≤ 0.5 at 1M (issue 14)")}
+RSS_TARGETS = {1_000_000: (0.5, "≤ 0.5 at 1M (issue 14)")}  # peak RSS, project ÷ hand-written
 LEDGER_KINDS = ("sqlite", "postgres", "mysql")
 LEDGER_MEMBERS = 10_000
 CLAIM_TARGET_S = 0.050  # issue 14: claim with members + confirm
@@ -406,7 +407,7 @@ class Bench:
             extra = f", posts {result['campaign_posts']} (expected {result['expected_posts']}), sent {result['sent']}"
         elif kind == "hand":
             extra = f", posts {result['campaign_posts']}, sent {result['sent']}"
-        log(f"e2e {kind} {fmt_n(n)}: {result['seconds']:.1f} s{extra}")
+        log(f"e2e {kind} {fmt_n(n)}: {result['seconds']:.1f} s, peak RSS {result['peak_rss_mb']:.0f} MiB{extra}")
         shutil.rmtree(workdir / "data", ignore_errors=True)
         (workdir / "warehouse.db").unlink(missing_ok=True)  # a copy of the template
         return result
@@ -502,8 +503,11 @@ class Bench:
                 f"9. End to end {fmt_n(n)} leads: `airflow dags test`, the project's DAG vs a one-task DAG "
                 "written by hand"
             )
+            rss_threshold, rss_target = RSS_TARGETS.get(n, (None, "— (reported)"))
+            rss_label = f"9. Peak RSS {fmt_n(n)} leads: the `airflow dags test` process, project vs hand-written"
             if n in skipped:
                 self.rows.append((label, f"not measured: time budget ({skipped[n]})", "—", target, "not measured"))
+                self.rows.append((rss_label, "not measured: time budget", "—", rss_target, "not measured"))
                 continue
             real, hand = runs[("real", n)], runs[("hand", n)]
             ratio = median([a["seconds"] / b["seconds"] for a, b in zip(real, hand, strict=True)])
@@ -518,6 +522,18 @@ class Bench:
                     + (" (1 round)" if once else f" (median of {len(real)} per-round ratios)"),
                     target,
                     "—" if threshold is None else status(ratio <= threshold),
+                )
+            )
+            rss = median([a["peak_rss_mb"] / b["peak_rss_mb"] for a, b in zip(real, hand, strict=True)])
+            self.rows.append(
+                (
+                    rss_label + (" — **1 round only**" if once else ""),
+                    f"project {median([x['peak_rss_mb'] for x in real]):.0f} MiB vs hand-written "
+                    f"{median([x['peak_rss_mb'] for x in hand]):.0f} MiB (ru_maxrss of the process, from wait4)",
+                    f"ratio project ÷ hand-written {rss:.2f}×"
+                    + (" (1 round)" if once else f" (median of {len(real)} per-round ratios)"),
+                    rss_target,
+                    "—" if rss_threshold is None else status(rss <= rss_threshold),
                 )
             )
 
