@@ -94,7 +94,7 @@ recipients = sa.Table(
     sa.Column("recipient_name", sa.Text(), nullable=False),
     sa.Column("claimed_at", UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint("campaign_key", "lead_id", name="pk_integra_campaign_recipients"),
-    sa.Index("ix_integra_recipients_phone", "phone_e164", "claimed_at"),
+    sa.Index("ix_integra_recipients_phone", "phone_e164"),
     sa.Index("ix_integra_recipients_lead", "dag_id", "lead_id"),
 )
 
