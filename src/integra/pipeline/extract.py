@@ -92,11 +92,13 @@ def _text(value: Any) -> str | None:
 
 
 def _column(values: Sequence[Any]) -> pa.Array:
+    """One text column: as it came in the usual case (Arrow refuses any non-text value), else via ``_text``."""
     import pyarrow as pa
 
-    if {type(v) for v in values} <= {str, type(None)}:  # the usual case: text as it came
+    try:
         return pa.array(values, type=pa.string())
-    return pa.array([_text(v) for v in values], type=pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):  # numbers, decimals, invalid UTF-8 bytes
+        return pa.array([_text(v) for v in values], type=pa.string())
 
 
 def stream_query(
