@@ -262,8 +262,25 @@ def test_failure_notifier_names_the_campaign_and_key(sqlite_campaign, day):
         server.shutdown()
     [message] = received
     [row] = sqlite_campaign.ledger_query("SELECT campaign_key, name FROM integra_campaigns")
-    assert "create_campaign (batch 1) failed" in message["text"]
+    label = row["name"].rsplit(" [", 1)[0]  # the instance's map index name: its batch, without the key
+    assert f"create_campaign [{label}] failed" in message["text"]
     assert "Outcome unknown" in message["text"]
     assert row["campaign_key"] in message["text"]
     assert row["name"] in message["text"]
     assert sqlite_campaign.sandbox.token not in message["text"]
+
+
+def test_failure_text_names_a_mapped_instance_by_its_batches():
+    """An instance of a shared create_campaign sends several batches: its rendered name says which."""
+    from types import SimpleNamespace
+
+    from integra.notifications import failure_text
+
+    def text(**ti: object) -> str:
+        task = SimpleNamespace(dag_id="d", task_id="create_campaign", **ti)
+        return failure_text({"ti": task, "logical_date": "2026-12-01", "exception": "2 of 3 batches failed"})
+
+    shared = text(map_index=1, rendered_map_index="batches 2, 6 of 8 (20,000 people)")
+    assert "create_campaign [batches 2, 6 of 8 (20,000 people)] failed. 2 of 3 batches failed" in shared
+    assert "create_campaign (map index 1) failed" in text(map_index=1, rendered_map_index=None)
+    assert "day 2026-12-01: create_campaign failed" in text(map_index=-1)

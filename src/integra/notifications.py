@@ -21,7 +21,10 @@ def failure_text(context: Any) -> str:
     task_id = getattr(ti, "task_id", "?")
     map_index = getattr(ti, "map_index", -1)
     day = context.get("logical_date") or getattr(context.get("dag_run"), "run_after", None)
-    where = f"{task_id}" + (f" (batch {map_index + 1})" if map_index is not None and map_index >= 0 else "")
+    where = str(task_id)
+    if map_index is not None and map_index >= 0:  # an instance may send several batches: its own name says which
+        rendered = getattr(ti, "rendered_map_index", None)
+        where += f" [{rendered}]" if rendered else f" (map index {map_index})"
     error = str(context.get("exception") or "no error message")
     text = f"Integra campaign {dag_id}, day {day}: {where} failed. {error}"
     return text[:MAX_TEXT]
