@@ -20,10 +20,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from integra import scheduling
+from integra.calling_window import CallingWindow, Hours, IntersectionWindow
 from integra.policy import brazil
 from integra.policy.calendars import HolidaySettings
 from integra.policy.state_rules import state_hours
-from integra.scheduling import CallingWindow, Hours, IntersectionWindow
 
 #: Days after the calling day over which two localities must agree to share a batch.
 HORIZON_DAYS = 8

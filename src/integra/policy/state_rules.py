@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from integra.scheduling import DAY_NAMES, CallingWindow, Hours
+from integra.calling_window import DAY_NAMES, CallingWindow, Hours
 
 __all__ = ["PRESETS", "StatePreset", "intersect_hours", "state_hours"]
 
