@@ -1,7 +1,7 @@
 """Who may have been phoned: the ledger's look-ups behind same-day membership, the cooldown and the cap.
 
-A person counts as phoned as soon as their batch may exist (created, sending, unknown), by phone
-number as well as by lead id; these queries are the only place that rule is written down.
+A person counts as phoned as soon as their batch may exist (created, sending, unknown: ``MAY_EXIST``),
+by phone number as well as by lead id; these are the queries that apply that rule before a send.
 """
 
 from __future__ import annotations
