@@ -92,6 +92,11 @@ def rotate(items: list[Any], r: int) -> list[Any]:
     return items[k:] + items[:k]
 
 
+def per_round(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], key: str = "seconds") -> float:
+    """Median of the per-round ratios ours ÷ theirs of ``key``: rounds ran side by side, so their load matches."""
+    return median([a[key] / b[key] for a, b in zip(ours, theirs, strict=True)])
+
+
 def status(ok: bool) -> str:
     return "**met**" if ok else "**MISSED**"
 
@@ -285,7 +290,7 @@ class Bench:
             rows = ours[0]["rows"]
             peaks[n] = median([x["peak_rss_mb"] for x in ours])
             base = median([x["base_rss_mb"] for x in ours])
-            floor_ratio = median([a["seconds"] / b["seconds"] for a, b in zip(ours, floor, strict=True)])
+            floor_ratio = per_round(ours, floor)
             if n == small or naive_big is not None:
                 naive = naive_small if n == small else naive_big
                 assert naive is not None
@@ -448,7 +453,7 @@ class Bench:
         )
         for n in E2E_SIZES:
             real, empty = runs[("real", n)], runs[("empty", n)]
-            ratio = median([a["seconds"] / b["seconds"] for a, b in zip(real, empty, strict=True)])
+            ratio = per_round(real, empty)
             self.rows.append(
                 (
                     f"6. End to end {fmt_n(n)} leads: `airflow dags test` (real vs empty, same shape)",
@@ -510,28 +515,27 @@ class Bench:
                 self.rows.append((rss_label, "not measured: time budget", "—", rss_target, "not measured"))
                 continue
             real, hand = runs[("real", n)], runs[("hand", n)]
-            ratio = median([a["seconds"] / b["seconds"] for a, b in zip(real, hand, strict=True)])
             once = len(real) == 1
+
+            over = " (1 round)" if once else f" (median of {len(real)} per-round ratios)"
+            ratio, rss = per_round(real, hand), per_round(real, hand, "peak_rss_mb")
             self.rows.append(
                 (
                     label + (" — **1 round only** (not a median)" if once else ""),
                     f"project {fmt_s(median([x['seconds'] for x in real]))} vs hand-written "
                     f"{fmt_s(median([x['seconds'] for x in hand]))} (sent {real[0]['sent']:,} vs {hand[0]['sent']:,}; "
                     f"posts {real[0]['campaign_posts']} vs {hand[0]['campaign_posts']})",
-                    f"ratio project ÷ hand-written {ratio:.2f}×"
-                    + (" (1 round)" if once else f" (median of {len(real)} per-round ratios)"),
+                    f"ratio project ÷ hand-written {ratio:.2f}×{over}",
                     target,
                     "—" if threshold is None else status(ratio <= threshold),
                 )
             )
-            rss = median([a["peak_rss_mb"] / b["peak_rss_mb"] for a, b in zip(real, hand, strict=True)])
             self.rows.append(
                 (
                     rss_label + (" — **1 round only**" if once else ""),
                     f"project {median([x['peak_rss_mb'] for x in real]):.0f} MiB vs hand-written "
                     f"{median([x['peak_rss_mb'] for x in hand]):.0f} MiB (ru_maxrss of the process, from wait4)",
-                    f"ratio project ÷ hand-written {rss:.2f}×"
-                    + (" (1 round)" if once else f" (median of {len(real)} per-round ratios)"),
+                    f"ratio project ÷ hand-written {rss:.2f}×{over}",
                     rss_target,
                     "—" if rss_threshold is None else status(rss <= rss_threshold),
                 )
@@ -547,7 +551,7 @@ class Bench:
             for kind in ["real", "trivial"] if r % 2 == 0 else ["trivial", "real"]:
                 runs[kind].append(self.e2e(kind, 1, f"fixed{r}"))
         real, trivial = runs["real"], runs["trivial"]
-        ratio = median([a["seconds"] / b["seconds"] for a, b in zip(real, trivial, strict=True)])
+        ratio = per_round(real, trivial)
         self.rows.append(
             (
                 "10. Fixed cost: `airflow dags test` of a 1-lead day vs a one-task DAG that does nothing",
