@@ -322,7 +322,8 @@ class IntegraOperator(BaseOperator):
         recipients = batches.to_recipients(rows)
         ledger = self._ledger
         interval_end = scheduling.run_for(context)
-        key, digest = self._key(batch, interval_end, [str(r["phone_number"]) for r in recipients], ledger)
+        numbers = [str(r["phone_number"]) for r in recipients]
+        key, digest = self._key(batch, interval_end, numbers, ledger)
         dry_run = arguments.to_bool(self.dry_run)
         resend = arguments.as_keys(self.resend_keys)
 
@@ -335,7 +336,7 @@ class IntegraOperator(BaseOperator):
             raise AirflowFailException(recovery.in_doubt_message(existing, str(self.ledger_conn_id)))
 
         # 2. When: the requested time, the calling window and the late policy.
-        decision = self.decide_schedule(context, numbers=[str(r["phone_number"]) for r in recipients])
+        decision = self.decide_schedule(context, numbers=numbers)
         name = f"{batch.name} [{idem.short_key(key)}]"
         record = idem.BatchRecord(
             key=key,
@@ -386,7 +387,7 @@ class IntegraOperator(BaseOperator):
             members=arguments.ledger_members(rows),
             resend_keys=resend,
             stale_after=self._stale_after(),
-            policy=self._policy(),
+            policy=self._policy,
         )
         if claim.state is idem.ClaimState.EXISTS:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, claim.row["campaign_id"])
@@ -414,7 +415,9 @@ class IntegraOperator(BaseOperator):
         created = self._create(request, key, ledger)
         return self._result(context, created, key, batch, reused=False, capped=len(claim.capped))
 
+    @cached_property
     def _policy(self) -> Any:
+        """The contact policy, validated once per task instance: every batch of it claims under the same one."""
         from integra.policy.contact import ContactPolicy
 
         return None if self.contact_policy is None else ContactPolicy.model_validate(dict(self.contact_policy))
