@@ -131,3 +131,41 @@ def test_an_unknown_outcome_needs_a_person_while_the_other_batches_go(sqlite_cam
     assert _posts(campaign) == 3
     phoned = _phoned(campaign)
     assert len(phoned) == len(set(phoned)) == 12
+
+
+def _campaign_links(dag_id: str, run_id: str) -> list[str]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from integra.links import IntegraCampaignLink
+
+    with create_session() as session:
+        rows = session.query(XComModel).filter_by(dag_id=dag_id, run_id=run_id, key=IntegraCampaignLink().xcom_key)
+        return [str(row.value).strip('"') for row in rows]
+
+
+def test_the_campaign_button_opens_the_instances_last_created_campaign(sqlite_campaign):
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.define(max_recipients_per_campaign=4, max_create_tasks=1)
+    campaign.seed(12, run_at, bad_ratio=0.0)
+    campaign.sandbox.inject("slow_after_create", times=2, delay=0)  # batches 1 and 2 are created as usual
+    campaign.sandbox.inject("validation_error")  # the instance's last batch is refused
+    dag_run = campaign.run(run_at)
+    assert str(dag_run.state) == "failed"
+    created = {c["request"]["name"]: c["id"] for c in campaign.sandbox.campaigns()}
+    assert len(created) == 2
+    rows = campaign.ledger_query("SELECT batch_number, campaign_id FROM integra_campaigns WHERE status = 'created'")
+    second = next(r["campaign_id"] for r in rows if r["batch_number"] == 2)
+    [link] = _campaign_links(dag_run.dag_id, dag_run.run_id)
+    assert link.endswith(f"/campaigns/{second}"), "the failed batch after it does not hide the last campaign"
+
+    dag_run = campaign.run(run_at)  # the refused batch is sent now: the button moves to it
+    assert str(dag_run.state) == "success"
+    third = next(
+        r["campaign_id"]
+        for r in campaign.ledger_query("SELECT batch_number, campaign_id FROM integra_campaigns")
+        if r["batch_number"] == 3
+    )
+    [link] = _campaign_links(dag_run.dag_id, dag_run.run_id)
+    assert link.endswith(f"/campaigns/{third}")

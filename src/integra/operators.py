@@ -286,8 +286,17 @@ class IntegraOperator(BaseOperator):
 
         with frozen_heap():
             if self.batches is None:
-                return self.send(context, self._batches()[0])
+                result = self.send(context, self._batches()[0])
+                self._push_link(context, [result])
+                return result
             return self._send_each(context, self._batches())
+
+    def _push_link(self, context: Context, results: Sequence[Mapping[str, Any]]) -> None:
+        """The **Integra campaign** button: the instance's last campaign. One XCom per instance, not per
+        batch: each push is a round trip to the API server."""
+        urls = [r["panel_url"] for r in results if r.get("panel_url")]
+        if urls:
+            context["ti"].xcom_push(key=IntegraCampaignLink().xcom_key, value=urls[-1])
 
     def _send_each(self, context: Context, todo: list[Batch]) -> list[dict[str, Any]]:
         """Every batch in turn; a failed one is reported after the others had their chance."""
@@ -303,6 +312,7 @@ class IntegraOperator(BaseOperator):
             except Exception as exc:  # batches are independent; timeouts and kills are BaseException and stop here
                 self.log.error("Batch %d of %d (%s) failed: %s", batch.batch_number, batch.batch_count, batch.name, exc)
                 failures.append((batch, exc))
+        self._push_link(context, results)
         if failures:
             final = [exc for _, exc in failures if isinstance(exc, AirflowFailException)]
             if not final:
@@ -331,7 +341,7 @@ class IntegraOperator(BaseOperator):
         existing = idem.get(ledger, key) if ledger else None
         if existing and existing["status"] == idem.Status.CREATED and existing["campaign_id"]:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, existing["campaign_id"])
-            return self._result(context, existing, key, batch, reused=True)
+            return self._result(existing, key, batch, reused=True)
         if existing and not idem.may_retake(existing, resend, datetime.now(UTC), self._stale_after()):
             raise AirflowFailException(recovery.in_doubt_message(existing, str(self.ledger_conn_id)))
 
@@ -377,7 +387,7 @@ class IntegraOperator(BaseOperator):
             }
         if ledger is None:
             self.log.warning("No ledger_conn_id: only the Idempotency-Key header protects against resends")
-            return self._result(context, self._create(request, key, None), key, batch, reused=False)
+            return self._result(self._create(request, key, None), key, batch, reused=False)
 
         # 4. Claim (leaving out numbers over the contact policy's cap), then POST exactly once.
         claim = idem.claim(
@@ -391,7 +401,7 @@ class IntegraOperator(BaseOperator):
         )
         if claim.state is idem.ClaimState.EXISTS:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, claim.row["campaign_id"])
-            return self._result(context, claim.row, key, batch, reused=True)
+            return self._result(claim.row, key, batch, reused=True)
         if claim.state is idem.ClaimState.IN_DOUBT:
             raise AirflowFailException(recovery.in_doubt_message(claim.row, ledger.conn_id))
         if claim.capped:
@@ -413,7 +423,7 @@ class IntegraOperator(BaseOperator):
                 name, decision.scheduled_at, [r for r in recipients if r["phone_number"] not in claim.capped]
             )
         created = self._create(request, key, ledger)
-        return self._result(context, created, key, batch, reused=False, capped=len(claim.capped))
+        return self._result(created, key, batch, reused=False, capped=len(claim.capped))
 
     @cached_property
     def _policy(self) -> Any:
@@ -467,7 +477,6 @@ class IntegraOperator(BaseOperator):
 
     def _result(
         self,
-        context: Context,
         created: CampaignCreated | Mapping[str, Any],
         key: str,
         batch: Batch,
@@ -483,7 +492,6 @@ class IntegraOperator(BaseOperator):
             campaign_id, name, status = created.id, created.name, created.status
             scheduled, total = scheduling.to_iso(created.scheduled_at), created.total_recipients
         url = self.hook.campaign_url(campaign_id)
-        context["ti"].xcom_push(key=IntegraCampaignLink().xcom_key, value=url)
         return {
             "campaign_id": campaign_id,
             "name": name,
