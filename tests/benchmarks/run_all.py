@@ -847,17 +847,19 @@ def main() -> int:
         "Project and hand-written alternate order every round (project first in even rounds); 1M: one round, "
         "skipped when the time budget would be exceeded (prediction: linear in n from 100k, an upper bound).",
         "Ledger claims: one process per run (the ledger as connection integra_ledger); the ledger's engine, "
-        "its readiness check and the `idempotency.get` the operator does first come before the timer, so each "
-        "timed claim is the first batch of a process with a pooled connection, as a mapped create_campaign "
-        "task has; the claim gets the contact policy create_campaign passes (include/contact_policy.yaml) "
-        "when its signature takes one. Members: generated leads that build_recipients would batch (valid "
-        "distinct numbers, clean names). Before each run the tables a claim writes are empty (SQLite: a fresh "
-        "copy of one upgraded file; servers: TRUNCATE in a scratch database made for this figure, upgraded "
-        "once and dropped at the end) and the floor table is created anew. Floor = the same rows, timestamps "
-        "as stored, sent by the ledger engine's own driver module (sqlite3, psycopg 3, mysqlclient) with a "
-        "plain `cursor.executemany` + `commit`, into a table with the member table's columns, types, primary "
-        "key and indexes. Ratios are medians of per-round ours/floor; ours and floor alternate order every "
-        "round.",
+        "its readiness check and the `idempotency.get` the operator does first come before the timer, so each"
+        " timed claim is the first batch of a process with a pooled connection, as a mapped create_campaign "
+        "task has, and inside integra.runtime.frozen_heap as IntegraOperator.execute runs it (runs before "
+        "2026-11-30 20:30 UTC timed it without, so the collector rescanned the process's heap: about 100 ms "
+        "more per SQLite claim); the claim gets the contact policy create_campaign passes "
+        "(include/contact_policy.yaml) when its signature takes one. Members: generated leads that "
+        "build_recipients would batch (valid distinct numbers, clean names). Before each run the tables a "
+        "claim writes are empty (SQLite: a fresh copy of one upgraded file; servers: TRUNCATE in a scratch "
+        "database made for this figure, upgraded once and dropped at the end) and the floor table is created "
+        "anew. Floor = the same rows, timestamps as stored, sent by the ledger engine's own driver module "
+        "(sqlite3, psycopg 3, mysqlclient) with a plain `cursor.executemany` + `commit`, into a table with "
+        "the member table's columns, types, primary key and indexes. Ratios are medians of per-round "
+        "ours/floor; ours and floor alternate order every round.",
         f"Byte code: cached in {PYCACHE} (this venv ships no .pyc and PYTHONDONTWRITEBYTECODE is set in "
         "the shell, so otherwise every process compiles Airflow from source).",
     ]

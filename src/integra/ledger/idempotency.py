@@ -140,19 +140,8 @@ def claim(
     been phoned even if the process dies right after the POST.
     """
     now = utc_now()
-    people = [
-        {
-            "campaign_key": batch.key,
-            "lead_id": str(m["lead_id"]),
-            "dag_id": batch.dag_id,
-            "interval_end": batch.interval_end,
-            "phone_e164": m["phone_e164"],
-            "phone_masked": m["phone_masked"],
-            "recipient_name": m["recipient_name"],
-            "claimed_at": now,
-        }
-        for m in members
-    ]
+    # Only a member's own columns are per row; the batch's key, day and claim time are shared (bulk_insert).
+    people = [m if isinstance(m["lead_id"], str) else {**m, "lead_id": str(m["lead_id"])} for m in members]
     with ledger.engine.begin() as conn:
         _take_turn(conn)
         numbers = [p["phone_e164"] for p in people]
@@ -168,12 +157,12 @@ def claim(
             if policy
             else {}
         )
-        kept = [p for p in people if p["phone_e164"] not in capped]
-        dropped = [p for p in people if p["phone_e164"] in capped]
+        kept = [p for p in people if p["phone_e164"] not in capped] if capped else people
+        dropped = [p for p in people if p["phone_e164"] in capped] if capped else []
         status, reason = (Status.SENDING, None) if kept or not people else (Status.SKIPPED, ALL_CAPPED_REASON)
         values = batch.row(status, now, scheduled_at=scheduled_at, last_error=reason, recipients_count=len(kept))
         if conn.execute(insert_ignore(conn, tables.campaigns), values).rowcount == 1:
-            return _write_people(conn, batch, values, kept, dropped, capped)
+            return _write_people(conn, batch, values, kept, dropped, capped, now)
         row = get(ledger, batch.key, conn)
         assert row is not None, "the key was there a moment ago"
         if row["status"] == Status.CREATED and row["campaign_id"]:
@@ -185,9 +174,12 @@ def claim(
         if changed != 1:  # pragma: no cover - claims take turns; kept as the compare-and-set's own guard
             return Claim(ClaimState.IN_DOUBT, get(ledger, batch.key, conn) or row)
         conn.execute(tables.recipients.delete().where(tables.recipients.c.campaign_key == batch.key))
-        return _write_people(conn, batch, {**row, **retake, "attempts": row["attempts"] + 1}, kept, dropped, capped)
+        row = {**row, **retake, "attempts": row["attempts"] + 1}
+        return _write_people(conn, batch, row, kept, dropped, capped, now)
 
 
+#: A member's own columns in ``integra_campaign_recipients`` (the rest are the batch's).
+MEMBER_COLUMNS = ("lead_id", "phone_e164", "phone_masked", "recipient_name")
 ALL_CAPPED_REASON = "every recipient is over the contact policy's cap (phoned by another campaign): nothing to send"
 
 
@@ -201,12 +193,14 @@ def _write_people(
     conn: sa.Connection,
     batch: BatchRecord,
     row: dict[str, Any],
-    kept: list[dict[str, Any]],
-    dropped: list[dict[str, Any]],
+    kept: Sequence[Mapping[str, Any]],
+    dropped: Sequence[Mapping[str, Any]],
     capped: dict[str, list[str]],
+    now: datetime,
 ) -> Claim:
     """The members who may be phoned, and a ``capped`` rejection (naming the holder) for each left out."""
-    bulk_insert(conn, tables.recipients, kept)
+    shared = {"campaign_key": batch.key, "dag_id": batch.dag_id, "interval_end": batch.interval_end, "claimed_at": now}
+    bulk_insert(conn, tables.recipients, kept, shared, columns=MEMBER_COLUMNS)
     if dropped:
         conn.execute(
             upsert(conn, tables.rejected_leads, ("run_id", "field", "detail", "original_value", "recorded_at")),
@@ -220,7 +214,7 @@ def _write_people(
                     "field": "phone",
                     "detail": clip(capped_detail(capped[person["phone_e164"]])),
                     "original_value": person["phone_masked"],
-                    "recorded_at": person["claimed_at"],
+                    "recorded_at": now,
                 }
                 for person in dropped
             ],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -92,29 +92,44 @@ def upsert(connection: sa.Connection, table: sa.Table, update: Collection[str]) 
     )
 
 
-def bulk_insert(connection: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def bulk_insert(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    shared: Mapping[str, Any] | None = None,
+    columns: Sequence[str] | None = None,
+) -> None:
     """Many rows of one shape in one driver call: ``COPY`` on PostgreSQL (psycopg 3), ``executemany``
     elsewhere (mysqlclient sends it as multi-row INSERTs, sqlite3 loops in C).
 
-    Each distinct value goes through its column's bind processor once — a batch's people share their
-    timestamps — instead of SQLAlchemy's per-row parameter processing, which costs more than the writes.
+    ``columns`` names the rows' own columns to write (default: every key of the first row). ``shared``
+    holds the columns every row has alike (a batch's key, day and claim time): each goes through
+    its bind processor once and is added to every row at the driver's level, not copied into every mapping.
+    Of the rows' own columns, each distinct value goes through its processor once, instead of
+    SQLAlchemy's per-row parameter processing, which costs more than the writes.
     """
     if not rows:
         return
+    fixed = dict(shared or {})
+    own = [c for c in (columns or rows[0]) if c not in fixed]
+    layout = [*own, *fixed]
     dialect = connection.dialect
     driver: Any = connection.connection.driver_connection
     copying = dialect.name == "postgresql" and hasattr(driver, "pgconn")  # psycopg 3
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(rows[0]))
+    compiled = table.insert().compile(dialect=dialect, column_keys=layout)
     named = not copying and not compiled.positional
-    columns = list(rows[0]) if copying or named else list(compiled.positiontup or ())
-    processors = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    values = (
-        [list(row) for row in map(operator.itemgetter(*columns), rows)]
-        if len(columns) > 1
-        else [[r[columns[0]]] for r in rows]
-    )
-    for index, process in enumerate(processors):
-        if process is not None:
+    order = layout if copying or named else list(compiled.positiontup or ())
+    processors = {c: table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in order}
+    tail = tuple(_processed(processors[c], v) for c, v in fixed.items())
+    own_values = _getter(own)
+    if order == layout:
+        values = [list(own_values(row) + tail) for row in rows]
+    else:  # the statement's own column order (positional drivers)
+        reorder = _getter([layout.index(c) for c in order])
+        values = [list(reorder(own_values(row) + tail)) for row in rows]
+    for index, column in enumerate(order):
+        process = processors[column]
+        if process is not None and column not in fixed:
             seen: dict[Any, Any] = {}
             for row in values:
                 raw = row[index]
@@ -123,13 +138,25 @@ def bulk_insert(connection: sa.Connection, table: sa.Table, rows: Sequence[Mappi
                         seen[raw] = process(raw)
                     row[index] = seen[raw]
     if copying:
-        names = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
+        names = ", ".join(dialect.identifier_preparer.quote(c) for c in order)
         with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for row in values:
                 copy.write_row(row)
         return
-    params: list[Any] = [dict(zip(columns, row, strict=True)) for row in values] if named else list(map(tuple, values))
+    params: list[Any] = [dict(zip(order, row, strict=True)) for row in values] if named else list(map(tuple, values))
     connection.exec_driver_sql(compiled.string, params)
+
+
+def _getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """``operator.itemgetter`` that always returns a tuple (itemgetter of one key returns the item)."""
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda item: (item[key],)
+    return operator.itemgetter(*keys) if keys else (lambda item: ())
+
+
+def _processed(process: Callable[[Any], Any] | None, value: Any) -> Any:
+    return value if process is None or value is None else process(value)
 
 
 class Ledger:
