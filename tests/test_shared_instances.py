@@ -169,3 +169,32 @@ def test_the_campaign_button_opens_the_instances_last_created_campaign(sqlite_ca
     )
     [link] = _campaign_links(dag_run.dag_id, dag_run.run_id)
     assert link.endswith(f"/campaigns/{third}")
+
+
+def test_the_next_batch_is_prepared_during_a_post_but_claimed_only_after_it(sqlite_campaign, capfd):
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.define(max_recipients_per_campaign=4, max_create_tasks=1)
+    campaign.seed(12, run_at, bad_ratio=0.0)
+    campaign.sandbox.inject("slow_after_create", delay=2)  # the first POST is answered 2 s after it arrives
+    dag_run = campaign.run(run_at)
+    assert str(dag_run.state) == "success"
+    rows = {
+        r["batch_number"]: r
+        for r in campaign.ledger_query(
+            "SELECT batch_number, campaign_key, campaign_id, claimed_at, updated_at FROM integra_campaigns"
+        )
+    }
+    assert sorted(rows) == [1, 2, 3]
+    assert all(r["campaign_id"] for r in rows.values())
+    out = capfd.readouterr().out
+    first_created = out.index(f"Integra campaign {rows[1]['campaign_id']} created")
+    second_planned = out.index(f"Batch {rows[2]['campaign_key']}: scheduled_at")
+    assert second_planned < first_created, "batch 2 was read, scheduled and built while batch 1's POST was waiting"
+    # ...but its key was claimed only once batch 1 was answered and confirmed: a kill in between leaves no
+    # claimed batch that was never sent.
+    assert str(rows[2]["claimed_at"]) >= str(rows[1]["updated_at"])
+    assert str(rows[3]["claimed_at"]) >= str(rows[2]["updated_at"])
+    assert _posts(campaign) == 3
+    phoned = _phoned(campaign)
+    assert len(phoned) == len(set(phoned)) == 12

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from integra.hooks import IntegraHook
     from integra.ledger import Ledger
+    from integra.ledger.idempotency import BatchRecord
     from integra.models import CampaignCreated, CampaignRequest
     from integra.policy.local_time import LocalRules
 
@@ -54,6 +55,28 @@ class Batch:
             batch_count=int(spec.get("batch_count", 1)),
             idempotency_key=spec.get("idempotency_key") or None,
         )
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A batch read, checked, scheduled and built; nothing written yet: its claim comes next."""
+
+    batch: Batch
+    record: BatchRecord
+    scheduled_at: datetime
+    request: CampaignRequest
+    recipients: list[dict[str, Any]]
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A batch whose key this attempt holds: its POST (and the confirm) is the one step left."""
+
+    batch: Batch
+    key: str
+    request: CampaignRequest
+    capped: int = 0
 
 
 class IntegraOperator(BaseOperator):
@@ -299,19 +322,9 @@ class IntegraOperator(BaseOperator):
             context["ti"].xcom_push(key=IntegraCampaignLink().xcom_key, value=urls[-1])
 
     def _send_each(self, context: Context, todo: list[Batch]) -> list[dict[str, Any]]:
-        """Every batch in turn; a failed one is reported after the others had their chance."""
-        results: list[dict[str, Any]] = []
-        failures: list[tuple[Batch, Exception]] = []
-        late: list[str] = []
-        for batch in todo:
-            try:
-                results.append(self.send(context, batch))
-            except AirflowSkipException as exc:  # the late policy skipped it (recorded in the ledger)
-                late.append(str(exc))
-                results.append({"batch_number": batch.batch_number, "status": "skipped", "reason": str(exc)})
-            except Exception as exc:  # batches are independent; timeouts and kills are BaseException and stop here
-                self.log.error("Batch %d of %d (%s) failed: %s", batch.batch_number, batch.batch_count, batch.name, exc)
-                failures.append((batch, exc))
+        from integra.sending import send_each
+
+        results, failures, late = send_each(self, context, todo)
         self._push_link(context, results)
         if failures:
             final = [exc for _, exc in failures if isinstance(exc, AirflowFailException)]
@@ -325,6 +338,12 @@ class IntegraOperator(BaseOperator):
 
     def send(self, context: Context, batch: Batch) -> dict[str, Any]:
         """Claim, POST and confirm one batch; the whole exactly-once path."""
+        step = self.plan(context, batch)
+        claimed = self.claim(step) if isinstance(step, Planned) else step
+        return self.post(claimed) if isinstance(claimed, Claimed) else claimed
+
+    def plan(self, context: Context, batch: Batch) -> dict[str, Any] | Planned:
+        """Read, check and build one batch; nothing written but a late-policy skip. A dict is its final result."""
         from integra.ledger import idempotency as idem  # SQLAlchemy tables: not at DAG parse time
         from integra.ledger import recovery
 
@@ -335,14 +354,13 @@ class IntegraOperator(BaseOperator):
         numbers = [str(r["phone_number"]) for r in recipients]
         key, digest = self._key(batch, interval_end, numbers, ledger)
         dry_run = arguments.to_bool(self.dry_run)
-        resend = arguments.as_keys(self.resend_keys)
 
         # 1. The ledger first: a batch that exists, or may exist, is never rebuilt or re-sent.
         existing = idem.get(ledger, key) if ledger else None
         if existing and existing["status"] == idem.Status.CREATED and existing["campaign_id"]:
             self.log.info("Batch %s already has campaign %s: nothing sent", key, existing["campaign_id"])
             return self._result(existing, key, batch, reused=True)
-        if existing and not idem.may_retake(existing, resend, datetime.now(UTC), self._stale_after()):
+        if existing and not idem.may_retake(existing, self._resend, datetime.now(UTC), self._stale_after()):
             raise AirflowFailException(recovery.in_doubt_message(existing, str(self.ledger_conn_id)))
 
         # 2. When: the requested time, the calling window and the late policy.
@@ -385,17 +403,23 @@ class IntegraOperator(BaseOperator):
                 "total_recipients": len(request.recipients),
                 "batch_number": batch.batch_number,
             }
+        return Planned(batch, record, decision.scheduled_at, request, recipients, rows)
+
+    def claim(self, planned: Planned) -> dict[str, Any] | Claimed:
+        """4. Claim the key (leaving out numbers over the contact policy's cap); right before its POST."""
+        from integra.ledger import idempotency as idem
+        from integra.ledger import recovery
+
+        ledger, key, batch = self._ledger, planned.record.key, planned.batch
         if ledger is None:
             self.log.warning("No ledger_conn_id: only the Idempotency-Key header protects against resends")
-            return self._result(self._create(request, key, None), key, batch, reused=False)
-
-        # 4. Claim (leaving out numbers over the contact policy's cap), then POST exactly once.
+            return Claimed(batch, key, planned.request)
         claim = idem.claim(
             ledger,
-            record,
-            scheduled_at=decision.scheduled_at,
-            members=arguments.ledger_members(rows),
-            resend_keys=resend,
+            planned.record,
+            scheduled_at=planned.scheduled_at,
+            members=arguments.ledger_members(planned.rows),
+            resend_keys=self._resend,
             stale_after=self._stale_after(),
             policy=self._policy,
         )
@@ -409,7 +433,7 @@ class IntegraOperator(BaseOperator):
                 "Batch %s: %d of %d recipients are over the contact policy's cap (another campaign holds them)",
                 key,
                 len(claim.capped),
-                len(recipients),
+                len(planned.recipients),
             )
         if claim.state is idem.ClaimState.ALL_CAPPED:
             return {
@@ -418,12 +442,20 @@ class IntegraOperator(BaseOperator):
                 "reason": idem.ALL_CAPPED_REASON,
                 "capped": len(claim.capped),
             }
+        request = planned.request
         if claim.capped:
-            request = self._build(
-                name, decision.scheduled_at, [r for r in recipients if r["phone_number"] not in claim.capped]
-            )
-        created = self._create(request, key, ledger)
-        return self._result(created, key, batch, reused=False, capped=len(claim.capped))
+            kept = [r for r in planned.recipients if r["phone_number"] not in claim.capped]
+            request = self._build(request.name, planned.scheduled_at, kept)
+        return Claimed(batch, key, request, len(claim.capped))
+
+    def post(self, claimed: Claimed) -> dict[str, Any]:
+        """5. POST exactly once, then confirm (or settle) the key."""
+        created = self._create(claimed.request, claimed.key, self._ledger)
+        return self._result(created, claimed.key, claimed.batch, reused=False, capped=claimed.capped)
+
+    @cached_property
+    def _resend(self) -> frozenset[str]:
+        return arguments.as_keys(self.resend_keys)
 
     @cached_property
     def _policy(self) -> Any:
