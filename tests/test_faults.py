@@ -186,6 +186,32 @@ def test_worker_killed_after_the_post_never_resends(sqlite_campaign, day, capfd)
     assert "Integra panel" in out
 
 
+def test_worker_killed_after_a_post_leaves_the_instances_next_batches_unclaimed(sqlite_campaign, day, capfd):
+    """One instance, three batches: the next batch is prepared during a POST, but claimed only after it."""
+    sqlite_campaign.define(max_recipients_per_campaign=20, max_create_tasks=1)
+    script = KILL_SCRIPT.format(
+        root=str(ROOT),
+        dagfile=str(ROOT / "dags/integra_campaigns.py"),
+        dag_id=sqlite_campaign.dag_id,
+        day=day.isoformat(),
+    )
+    proc = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    assert len(sqlite_campaign.sandbox.campaigns()) == 1
+    rows = sqlite_campaign.ledger_query("SELECT batch_number, status FROM integra_campaigns")
+    assert rows == [{"batch_number": 1, "status": "sending"}], "no batch claimed that was never sent"
+
+    dag_run = sqlite_campaign.run(day)  # the retry: the first batch needs a person, the others go once
+    assert str(dag_run.state) == "failed"
+    rows = sqlite_campaign.ledger_query("SELECT batch_number, status FROM integra_campaigns ORDER BY batch_number")
+    assert [r["status"] for r in rows] == ["sending", "created", "created"]
+    campaigns = sqlite_campaign.sandbox.campaigns()
+    assert len(campaigns) == 3
+    phoned = [r["phone_number"] for c in campaigns for r in c["request"]["recipients"]]
+    assert len(phoned) == len(set(phoned)) == 60, "nobody phoned twice"
+    assert "was claimed by an earlier attempt" in capfd.readouterr().out
+
+
 def _claim(args):
     from datetime import UTC, datetime
 
