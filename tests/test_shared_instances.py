@@ -8,6 +8,7 @@ hidden by them, and rerunning the day sends only what was not created.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 
@@ -171,8 +172,11 @@ def test_the_campaign_button_opens_the_instances_last_created_campaign(sqlite_ca
     assert link.endswith(f"/campaigns/{third}")
 
 
-def test_the_next_batch_is_prepared_during_a_post_but_claimed_only_after_it(sqlite_campaign, capfd):
-    campaign = sqlite_campaign
+def _instant(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def test_the_next_batch_is_prepared_during_a_post_but_claimed_only_after_it(campaign, capfd):
     run_at = future_run()
     campaign.define(max_recipients_per_campaign=4, max_create_tasks=1)
     campaign.seed(12, run_at, bad_ratio=0.0)
@@ -193,8 +197,8 @@ def test_the_next_batch_is_prepared_during_a_post_but_claimed_only_after_it(sqli
     assert second_planned < first_created, "batch 2 was read, scheduled and built while batch 1's POST was waiting"
     # ...but its key was claimed only once batch 1 was answered and confirmed: a kill in between leaves no
     # claimed batch that was never sent.
-    assert str(rows[2]["claimed_at"]) >= str(rows[1]["updated_at"])
-    assert str(rows[3]["claimed_at"]) >= str(rows[2]["updated_at"])
+    assert _instant(rows[2]["claimed_at"]) >= _instant(rows[1]["updated_at"])
+    assert _instant(rows[3]["claimed_at"]) >= _instant(rows[2]["updated_at"])
     assert _posts(campaign) == 3
     phoned = _phoned(campaign)
     assert len(phoned) == len(set(phoned)) == 12
