@@ -164,15 +164,20 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
-def test_worker_killed_after_the_post_never_resends(sqlite_campaign, day, capfd):
+def _run_killed_after_first_post(campaign, day) -> None:
+    """The day's DAG in its own process, SIGKILLed right after its first POST returns."""
     script = KILL_SCRIPT.format(
         root=str(ROOT),
         dagfile=str(ROOT / "dags/integra_campaigns.py"),
-        dag_id=sqlite_campaign.dag_id,
+        dag_id=campaign.dag_id,
         day=day.isoformat(),
     )
     proc = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), capture_output=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+
+
+def test_worker_killed_after_the_post_never_resends(sqlite_campaign, day, capfd):
+    _run_killed_after_first_post(sqlite_campaign, day)
     assert len(sqlite_campaign.sandbox.campaigns()) == 1
     [row] = _ledger(sqlite_campaign)
     assert row["status"] == "sending"
@@ -189,14 +194,7 @@ def test_worker_killed_after_the_post_never_resends(sqlite_campaign, day, capfd)
 def test_worker_killed_after_a_post_leaves_the_instances_next_batches_unclaimed(sqlite_campaign, day, capfd):
     """One instance, three batches: the next batch is prepared during a POST, but claimed only after it."""
     sqlite_campaign.define(max_recipients_per_campaign=20, max_create_tasks=1)
-    script = KILL_SCRIPT.format(
-        root=str(ROOT),
-        dagfile=str(ROOT / "dags/integra_campaigns.py"),
-        dag_id=sqlite_campaign.dag_id,
-        day=day.isoformat(),
-    )
-    proc = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), capture_output=True, timeout=300)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    _run_killed_after_first_post(sqlite_campaign, day)
     assert len(sqlite_campaign.sandbox.campaigns()) == 1
     rows = sqlite_campaign.ledger_query("SELECT batch_number, status FROM integra_campaigns")
     assert rows == [{"batch_number": 1, "status": "sending"}], "no batch claimed that was never sent"
