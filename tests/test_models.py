@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from integra import contract
 from integra.contract import Outcome, classify_status, error_details, panel_campaign_url, parse_retry_after
 from integra.exceptions import IntegraConfigError
-from integra.masking import mask_phone
+from integra.masking import mask_phone, mask_phones
 from integra.models import (
     CampaignConfig,
     CampaignCreated,
@@ -714,6 +714,22 @@ def test_mask_phone_hides_bare_digit_strings(digits: str) -> None:
     assert masked != digits
     assert masked.endswith(digits[-4:])
     assert "*" in masked
+
+
+@given(
+    st.lists(
+        st.one_of(
+            e164_numbers,
+            st.text(alphabet="+" + string.digits, max_size=20),
+            st.text(max_size=20),
+            st.from_regex(r"\A\+[0-9\u0660-\u0669]{8,17}\Z"),
+        ),
+        max_size=30,
+    )
+)
+def test_mask_phones_masks_each_number_as_mask_phone_does(numbers: list[str]) -> None:
+    """The short path for E.164 text (every claim masks a whole batch) gives mask_phone's own text."""
+    assert mask_phones(numbers) == [mask_phone(number) for number in numbers]
 
 
 @given(st.text(alphabet=string.digits, min_size=0, max_size=4))

@@ -87,6 +87,69 @@ def test_operator_reads_a_batch_file(integra_conn, tmp_path, fmt):
     assert campaign["request"]["recipients"] == RECIPIENTS
 
 
+@pytest.mark.parametrize("fmt", ["inline", "jsonl", "parquet"])
+def test_a_batch_read_as_columns_gives_the_request_and_the_ledger_rows(tmp_path, fmt):
+    """Every batch format: the contract's fields for the request, and one ledger row per person whose lead
+    id falls back to the number, is text, and whose number is masked."""
+    import pandas as pd
+
+    from integra import batches
+
+    rows = [
+        {**RECIPIENTS[0], "lead_id": "L1"},
+        {**RECIPIENTS[1], "lead_id": None},
+        {"phone_number": "+5531987650003", "recipient_name": "Ana", "dynamic_variables": None, "lead_id": 7},
+    ]
+    if fmt == "inline":
+        columns = batches.RecipientColumns.from_rows(rows)
+    elif fmt == "jsonl":
+        path = tmp_path / "batch.jsonl"
+        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+        columns = batches.read_recipient_columns(str(path))
+    else:
+        frame = pd.DataFrame(rows)
+        frame["dynamic_variables"] = frame["dynamic_variables"].map(lambda v: json.dumps(v) if v else "")
+        frame["lead_id"] = frame["lead_id"].map(lambda v: None if v is None else str(v))
+        path = tmp_path / "batch.parquet"
+        frame.to_parquet(path)
+        columns = batches.read_recipient_columns(str(path))
+
+    assert len(columns) == 3
+    assert columns.recipients() == [
+        *RECIPIENTS,
+        {"phone_number": "+5531987650003", "recipient_name": "Ana", "dynamic_variables": {}},
+    ]
+    assert columns.members() == [
+        {
+            "lead_id": "L1",
+            "phone_e164": "+5511987650001",
+            "phone_masked": "+55*******0001",
+            "recipient_name": "João Silva",
+        },
+        {
+            "lead_id": "+5521987650002",
+            "phone_e164": "+5521987650002",
+            "phone_masked": "+55*******0002",
+            "recipient_name": "Maria Souza",
+        },
+        {"lead_id": "7", "phone_e164": "+5531987650003", "phone_masked": "+55*******0003", "recipient_name": "Ana"},
+    ]
+
+
+def test_a_parquet_batch_without_lead_ids_or_variables_is_keyed_by_number(tmp_path):
+    import pandas as pd
+
+    from integra import batches
+
+    path = tmp_path / "batch.parquet"
+    pd.DataFrame([{"phone_number": "+5511987650001", "recipient_name": "João Silva"}]).to_parquet(path)
+    columns = batches.read_recipient_columns(str(path))
+    assert columns.recipients() == [
+        {"phone_number": "+5511987650001", "recipient_name": "João Silva", "dynamic_variables": {}}
+    ]
+    assert [m["lead_id"] for m in columns.members()] == ["+5511987650001"]
+
+
 def test_dry_run_posts_nothing(integra_conn):
     dag_run = _run(future_run(), recipients=RECIPIENTS, dry_run=True)
     assert str(dag_run.state) == "success"

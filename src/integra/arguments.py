@@ -11,7 +11,6 @@ from datetime import datetime, time
 from typing import Any
 
 from integra.exceptions import IntegraConfigError
-from integra.masking import mask_phone
 
 
 def to_bool(value: Any) -> bool:
@@ -46,19 +45,6 @@ def parse_scheduled_at(value: str | datetime) -> datetime:
             f"scheduled_at: {value!r} has no timezone; add an offset, e.g. 2026-03-25T10:00:00-03:00"
         )
     return parsed
-
-
-def ledger_members(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Ledger rows for the people in a batch; a row without a lead id is keyed by its number."""
-    return [
-        {
-            "lead_id": str(row.get("lead_id") or row.get("phone_number")),
-            "phone_e164": str(row.get("phone_number")),
-            "phone_masked": mask_phone(str(row.get("phone_number"))),
-            "recipient_name": str(row.get("recipient_name") or ""),
-        }
-        for row in rows
-    ]
 
 
 def as_keys(value: Any) -> frozenset[str]:

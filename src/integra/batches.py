@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,43 +56,97 @@ def local_file(path: ObjectStoragePath) -> str | None:
 def read_recipient_rows(location: str | ObjectStoragePath) -> list[dict[str, Any]]:
     """All rows of one batch file (a batch is at most 10,000 rows, so it fits in memory)."""
     path = as_path(location)
-    local = local_file(path)
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        import pyarrow.parquet as pq  # heavy: imported only when a Parquet batch is read
-
-        if local is not None:
-            with pq.ParquetFile(local) as parquet:
-                table = parquet.read()
-        else:
-            with path.open("rb") as handle:
-                table = pq.read_table(handle)
+    if path.name.lower().endswith(".parquet"):
+        table = _read_parquet(path)
         # Column by column, then zipped: several times faster than Table.to_pylist() for 10,000 rows.
         names = table.column_names
-        rows: list[dict[str, Any]] = [
+        return [
             dict(zip(names, values, strict=True))
             for values in zip(*(c.to_pylist() for c in table.columns), strict=True)
         ]
-    elif name.endswith((".jsonl", ".ndjson", ".json")):
-        with open(local, encoding="utf-8") if local is not None else path.open("r", encoding="utf-8") as handle:
-            rows = [json.loads(line) for line in handle if line.strip()]
-    else:
-        raise ValueError(f"Unsupported batch file {path}: use JSON lines (.jsonl) or Parquet (.parquet).")
-    return rows
+    return _read_json_lines(path)
 
 
-def to_recipients(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Keep only the contract's fields; decode ``dynamic_variables`` stored as JSON text."""
-    out = []
-    for row in rows:
-        variables = row.get("dynamic_variables") or {}
-        if isinstance(variables, str):
-            variables = json.loads(variables)
-        out.append(
+@dataclass(frozen=True)
+class RecipientColumns:
+    """One batch as columns (Python lists of equal length): what the operator reads, checks and sends."""
+
+    lead_id: Sequence[Any]
+    phone_number: Sequence[Any]
+    recipient_name: Sequence[Any]
+    dynamic_variables: Sequence[Any]
+
+    def __len__(self) -> int:
+        return len(self.phone_number)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> RecipientColumns:
+        return cls(*([row.get(name) for row in rows] for name in COLUMN_FIELDS))
+
+    def recipients(self) -> list[dict[str, Any]]:
+        """The contract's fields of each row; ``dynamic_variables`` stored as JSON text is decoded."""
+        return [
+            {"phone_number": phone, "recipient_name": name, "dynamic_variables": _variables(variables)}
+            for phone, name, variables in zip(
+                self.phone_number, self.recipient_name, self.dynamic_variables, strict=True
+            )
+        ]
+
+    def members(self) -> list[dict[str, str]]:
+        """Ledger rows for the people in the batch; a row without a lead id is keyed by its number."""
+        from integra.masking import mask_phones
+
+        phones = [str(phone) for phone in self.phone_number]
+        return [
             {
-                "phone_number": row.get("phone_number"),
-                "recipient_name": row.get("recipient_name"),
-                "dynamic_variables": variables,
+                "lead_id": lead if isinstance(lead, str) and lead else str(lead or phone),
+                "phone_e164": phone,
+                "phone_masked": masked,
+                "recipient_name": str(name or ""),
             }
-        )
-    return out
+            for lead, phone, masked, name in zip(
+                self.lead_id, phones, mask_phones(phones), self.recipient_name, strict=True
+            )
+        ]
+
+
+def _variables(value: Any) -> Any:
+    """``dynamic_variables`` as stored: an object, its JSON text, or nothing."""
+    if isinstance(value, str):
+        return json.loads(value) if value else {}
+    return value or {}
+
+
+#: The columns of a batch the operator uses, in ``RecipientColumns``' order.
+COLUMN_FIELDS = ("lead_id", "phone_number", "recipient_name", "dynamic_variables")
+
+
+def read_recipient_columns(location: str | ObjectStoragePath) -> RecipientColumns:
+    """One batch file as columns: Parquet columns straight to lists, with no dict per row."""
+    path = as_path(location)
+    if not path.name.lower().endswith(".parquet"):
+        return RecipientColumns.from_rows(_read_json_lines(path))
+    table = _read_parquet(path)
+    missing = [None] * table.num_rows
+    return RecipientColumns(
+        *(table.column(name).to_pylist() if name in table.column_names else missing for name in COLUMN_FIELDS)
+    )
+
+
+def _read_parquet(path: ObjectStoragePath) -> Any:
+    import pyarrow.parquet as pq  # heavy: imported only when a Parquet batch is read
+
+    local = local_file(path)
+    if local is not None:
+        with pq.ParquetFile(local) as parquet:
+            return parquet.read()
+    with path.open("rb") as handle:
+        return pq.read_table(handle)
+
+
+def _read_json_lines(path: ObjectStoragePath) -> list[dict[str, Any]]:
+    if not path.name.lower().endswith((".jsonl", ".ndjson", ".json")):
+        raise ValueError(f"Unsupported batch file {path}: use JSON lines (.jsonl) or Parquet (.parquet).")
+    local = local_file(path)
+    with open(local, encoding="utf-8") if local is not None else path.open("r", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

@@ -66,7 +66,7 @@ class Planned:
     scheduled_at: datetime
     request: CampaignRequest
     recipients: list[dict[str, Any]]
-    rows: list[dict[str, Any]]
+    columns: batches.RecipientColumns
 
 
 @dataclass(frozen=True)
@@ -236,11 +236,11 @@ class IntegraOperator(BaseOperator):
         return [Batch(self.name, recipients, self.batch_number, self.batch_count, self.idempotency_key)]
 
     @staticmethod
-    def _recipient_rows(batch: Batch) -> list[dict[str, Any]]:
+    def _recipient_columns(batch: Batch) -> batches.RecipientColumns:
         if isinstance(batch.recipients, list):
-            return batch.recipients
+            return batches.RecipientColumns.from_rows(batch.recipients)
         try:
-            return batches.read_recipient_rows(batch.recipients)
+            return batches.read_recipient_columns(batch.recipients)
         except FileNotFoundError as exc:
             raise AirflowFailException(
                 f"The batch file {batch.recipients} is gone: a run's files are removed once the run is recorded "
@@ -259,7 +259,7 @@ class IntegraOperator(BaseOperator):
     ) -> scheduling.ScheduleDecision:
         """Requested time (explicit, or the run's day at send_time in the recipients' zones), then their
         window (every recipient's own hours, state rules and holidays) and the late policy."""
-        from integra.policy.local_time import locality_of
+        from integra.policy.local_time import localities_of
 
         rules = self._rules()
         try:
@@ -267,7 +267,7 @@ class IntegraOperator(BaseOperator):
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from exc
         day = rules.calling_day(scheduling.run_for(context))
-        localities = {locality_of(str(number)) for number in numbers}
+        localities = localities_of(str(number) for number in numbers)
         if self.scheduled_at:
             requested = arguments.parse_scheduled_at(self.scheduled_at)
         else:
@@ -347,11 +347,11 @@ class IntegraOperator(BaseOperator):
         from integra.ledger import idempotency as idem  # SQLAlchemy tables: not at DAG parse time
         from integra.ledger import recovery
 
-        rows = self._recipient_rows(batch)
-        recipients = batches.to_recipients(rows)
+        columns = self._recipient_columns(batch)
+        recipients = columns.recipients()
         ledger = self._ledger
         interval_end = scheduling.run_for(context)
-        numbers = [str(r["phone_number"]) for r in recipients]
+        numbers = [str(number) for number in columns.phone_number]
         key, digest = self._key(batch, interval_end, numbers, ledger)
         dry_run = arguments.to_bool(self.dry_run)
 
@@ -403,7 +403,7 @@ class IntegraOperator(BaseOperator):
                 "total_recipients": len(request.recipients),
                 "batch_number": batch.batch_number,
             }
-        return Planned(batch, record, decision.scheduled_at, request, recipients, rows)
+        return Planned(batch, record, decision.scheduled_at, request, recipients, columns)
 
     def claim(self, planned: Planned) -> dict[str, Any] | Claimed:
         """4. Claim the key (leaving out numbers over the contact policy's cap); right before its POST."""
@@ -418,7 +418,7 @@ class IntegraOperator(BaseOperator):
             ledger,
             planned.record,
             scheduled_at=planned.scheduled_at,
-            members=arguments.ledger_members(planned.rows),
+            members=planned.columns.members(),
             resend_keys=self._resend,
             stale_after=self._stale_after(),
             policy=self._policy,
