@@ -75,7 +75,7 @@ def test_two_upgrades_at_once_both_succeed(ledger_db):
     outputs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     lines = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
-    assert lines == [f"Ledger at '{CONN}': 0005 -> 0005", f"Ledger at '{CONN}': empty -> 0005"], lines
+    assert lines == [f"Ledger at '{CONN}': 0006 -> 0006", f"Ledger at '{CONN}': empty -> 0006"], lines
     assert ledger_db.query("SELECT COUNT(*) AS n FROM integra_ledger_meta")[0]["n"] == 1
 
 
@@ -121,7 +121,7 @@ def test_a_first_version_ledger_is_migrated_with_every_row(kind, database_factor
         marks = ", ".join("?" * len(values[0]))
         db.executemany(f"INSERT INTO {table} VALUES ({marks})", values)
 
-    assert upgrade(CONN) == (None, "0005")
+    assert upgrade(CONN) == (None, "0006")
 
     for table, values in rows.items():
         assert db.query(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"] == len(values), table
@@ -182,7 +182,7 @@ def test_a_ledger_behind_the_code_names_its_revision_and_the_command(ledger_db):
         conn.commit()
     result = _cli("check")
     assert result.returncode == 2
-    assert "is at ledger revision 0001; this code needs revision 0005" in result.stderr
+    assert "is at ledger revision 0001; this code needs revision 0006" in result.stderr
     assert "python -m integra.ledger upgrade --conn-id integra_ledger" in result.stderr
     assert _cli("upgrade").returncode == 0
     assert _cli("check").returncode == 0
@@ -336,3 +336,33 @@ def test_a_sqlite_ledger_connection_keeps_a_claim_in_its_page_cache(tmp_path, mo
     assert "ix_integra_recipients_day" not in indexes, "0005 drops the index no query reads"
     assert "ix_integra_recipients_phone" in indexes
     assert "ix_integra_recipients_lead" in indexes
+
+
+def test_a_leads_story_and_earlier_days_seek_the_lead_index_of_the_lead_id_alone(tmp_path, monkeypatch):
+    """0006: the lead index is (lead_id), the smallest entry a claim inserts at random; both look-ups by
+    lead still seek it instead of reading every person of the campaign."""
+    import sqlalchemy as sa
+
+    from integra.ledger import Ledger, history, upgrade
+    from integra.ledger import tables as t
+    from integra.ui import queries
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_INTEGRA_LEDGER", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "l.db")})
+    )
+    upgrade(CONN)
+    ledger = Ledger(CONN)
+    statements: list[str] = []
+    sa.event.listen(ledger.engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.append(sql))
+    with ledger.engine.connect() as conn:
+        columns = [row[2] for row in conn.execute(sa.text("PRAGMA index_info(ix_integra_recipients_lead)"))]
+        history.handled_earlier(conn, dag_id="d", interval_end=datetime(2026, 10, 5, 10, tzinfo=UTC), lead_ids=["L1"])
+    queries.lead(ledger, "d", "L1")
+    assert columns == ["lead_id"]
+    by_lead = [s for s in statements if t.recipients.name in s and "lead_id" in s]
+    assert len(by_lead) >= 2, statements
+    with ledger.engine.connect() as conn:
+        for sql in by_lead:
+            params = [None] * sql.count("?")
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(params)))
+            assert "ix_integra_recipients_lead" in plan, (sql, plan)

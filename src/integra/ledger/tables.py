@@ -95,7 +95,7 @@ recipients = sa.Table(
     sa.Column("claimed_at", UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint("campaign_key", "lead_id", name="pk_integra_campaign_recipients"),
     sa.Index("ix_integra_recipients_phone", "phone_e164"),
-    sa.Index("ix_integra_recipients_lead", "dag_id", "lead_id"),
+    sa.Index("ix_integra_recipients_lead", "lead_id"),
 )
 
 #: One row per lead not sent because of its data (reason codes in the README), duplicates included.

@@ -150,7 +150,7 @@ def lead(ledger: Ledger, dag_id: str, lead_id: str) -> dict[str, list[dict[str, 
         .limit(LEAD_ROWS)
     )
     # Sorted here, not by ORDER BY: a sort on the day could lead a planner to read every member of the
-    # campaign in day order instead of seeking the (dag_id, lead_id) index.
+    # campaign in day order instead of seeking the lead index.
     with ledger.engine.connect() as conn:
         return {
             "rejections": sorted((dict(r) for r in conn.execute(why).mappings()), key=_newest_first),
