@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from integra import scheduling
 from integra.policy import brazil
 from integra.policy.calendars import HolidaySettings
-from integra.policy.local_time import Locality, LocalRules, _lookup, localities_of, locality_of
+from integra.policy.local_time import Locality, LocalRules, _lookup, locality_of
 from integra.scheduling import CallingWindow, resolve_schedule
 from tests.fixtures.campaign import SP
 from tests.fixtures.hours import allowed
@@ -77,24 +77,6 @@ class TestWhereANumberIs:
         expected = Locality(brazil.state_of(number) or "", tuple(sorted(listed | set(brazil.zones_of(number)))))
         assert locality_of(number) == expected
         assert _lookup(number) == expected
-
-    @settings(max_examples=100, deadline=None)
-    @given(
-        st.lists(
-            st.one_of(
-                st.builds(
-                    lambda ddd, rest: f"+55{ddd}9{rest:08d}",
-                    st.sampled_from(sorted(brazil.STATE_BY_DDD)),
-                    st.integers(0, 99_999_999),
-                ),
-                st.sampled_from([AC, AM, WEST_AM, NORONHA, "+351912345678", "+12125550123", "+5500", ""]),
-            ),
-            max_size=40,
-        )
-    )
-    def test_localities_of_many_numbers_are_each_numbers_own(self, numbers):
-        """One look-up per deciding prefix gives exactly the set of every number's own locality."""
-        assert localities_of(numbers) == {locality_of(number) for number in numbers}
 
 
 class TestOwnHours:

@@ -259,7 +259,7 @@ class IntegraOperator(BaseOperator):
     ) -> scheduling.ScheduleDecision:
         """Requested time (explicit, or the run's day at send_time in the recipients' zones), then their
         window (every recipient's own hours, state rules and holidays) and the late policy."""
-        from integra.policy.local_time import localities_of
+        from integra.policy.local_time import locality_of
 
         rules = self._rules()
         try:
@@ -267,7 +267,7 @@ class IntegraOperator(BaseOperator):
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from exc
         day = rules.calling_day(scheduling.run_for(context))
-        localities = localities_of(str(number) for number in numbers)
+        localities = {locality_of(str(number)) for number in numbers}
         if self.scheduled_at:
             requested = arguments.parse_scheduled_at(self.scheduled_at)
         else:

@@ -53,12 +53,6 @@ def locality_of(e164: str) -> Locality:
     return found
 
 
-def localities_of(numbers: Iterable[str]) -> set[Locality]:
-    """The localities of many numbers: one ``locality_of`` per prefix that decides it, not one per number."""
-    samples = {(number[:BR_PREFIX] if number.startswith("+55") else number): number for number in numbers}
-    return {locality_of(number) for number in samples.values()}
-
-
 def _lookup(e164: str) -> Locality:
     zones = {zone for zone in _number_zones(e164) if zone != _UNKNOWN_ZONE} | set(brazil.zones_of(e164))
     return Locality(brazil.state_of(e164) or "", tuple(sorted(zones)))
