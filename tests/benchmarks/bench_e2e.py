@@ -246,6 +246,8 @@ def run_once(
         if summary is None or summary.get("status") != "ok":
             raise RuntimeError(f"the run recorded no ok summary ({summary and summary.get('status')}); log: {log_path}")
         sent = int(summary["counts"]["sent"])
+        if n and not sent:  # e.g. a warehouse seeded for another day: a fast run that measured nothing
+            raise RuntimeError(f"the run sent nobody of {n} leads ({summary['counts']}); log: {log_path}")
         result.update(
             sent=sent,
             queried=int(summary["counts"]["queried"]),

@@ -777,6 +777,11 @@ def main() -> int:
     # SIGTERM unwinds like an error, so the finally blocks stop the sandbox and the Airflow child
     # (subprocess.run kills its child on any exception) and remove the scratch directory.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    from bench_data import RUN_AT_ENV, run_at
+
+    # Fixed once for every child process: a run crossing midnight in São Paulo would otherwise seed its
+    # 1M warehouse for the next day while the runs are for this one (and send nobody).
+    os.environ.setdefault(RUN_AT_ENV, run_at().isoformat())
     work = Path(tempfile.mkdtemp(prefix="integra-bench-"))
     bench = Bench(work, args.reps, args.budget)
     started = datetime.now(UTC)
