@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -79,6 +80,11 @@ class RecipientColumns:
     def __len__(self) -> int:
         return len(self.phone_number)
 
+    @cached_property
+    def phones(self) -> list[str]:
+        """The numbers as text, made once: the batch's key, schedule and ledger rows all read them."""
+        return [str(phone) for phone in self.phone_number]
+
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> RecipientColumns:
         return cls(*([row.get(name) for row in rows] for name in COLUMN_FIELDS))
@@ -96,7 +102,7 @@ class RecipientColumns:
         """Ledger rows for the people in the batch; a row without a lead id is keyed by its number."""
         from integra.masking import mask_phones
 
-        phones = [str(phone) for phone in self.phone_number]
+        phones = self.phones
         return [
             {
                 "lead_id": lead if isinstance(lead, str) and lead else str(lead or phone),

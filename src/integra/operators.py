@@ -351,7 +351,7 @@ class IntegraOperator(BaseOperator):
         recipients = columns.recipients()
         ledger = self._ledger
         interval_end = scheduling.run_for(context)
-        numbers = [str(number) for number in columns.phone_number]
+        numbers = columns.phones
         key, digest = self._key(batch, interval_end, numbers, ledger)
         dry_run = arguments.to_bool(self.dry_run)
 
