@@ -7,7 +7,7 @@ lowest numbers those do not use, and names say ``k/n`` by position, so ``k ≤ n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,19 @@ if TYPE_CHECKING:
 
     from integra.definitions import CampaignDefinition
     from integra.pipeline.zones import ZoneGroups
+
+
+def split(frame: pd.DataFrame, labels: pd.Series) -> Iterator[tuple[Any, pd.DataFrame]]:
+    """The rows of each label (in label order), each part in buffers of its own.
+
+    ``DataFrame.groupby`` yields slices of one sorted copy of the whole frame: a small group's part
+    waiting for its batch to fill would keep every chunk's full copy alive until the end of the run.
+    """
+    import numpy as np
+
+    codes, uniques = labels.factorize(sort=True)
+    for code, label in enumerate(uniques):
+        yield label, frame.take(np.flatnonzero(codes == code))
 
 
 class BatchWriter:
@@ -52,11 +65,11 @@ class BatchWriter:
         """Add valid, unique recipients of zone ``group``s; rows flagged ``sticky`` go back into their earlier batch."""
         if sticky.any():
             keys = good["lead_id"][sticky].map(lambda lead: self.previous[lead]["campaign_key"])
-            for key, part in good[sticky].groupby(keys):
+            for key, part in split(good[sticky], keys):
                 self.sticky.setdefault(str(key), []).append(part)
                 self.sticky_groups.setdefault(str(key), set()).update(group[part.index].tolist())
             good, group = good[~sticky], group[~sticky]
-        for number, part in good.groupby(group, sort=True):
+        for number, part in split(good, group):
             gid = int(number)
             self.pending.setdefault(gid, []).append(part)
             self.pending_rows[gid] = self.pending_rows.get(gid, 0) + len(part)
