@@ -101,6 +101,17 @@ def _column(values: Sequence[Any]) -> pa.Array:
         return pa.array([_text(v) for v in values], type=pa.string())
 
 
+def _columns(rows: Sequence[Sequence[Any]], schema: pa.Schema) -> list[pa.Array]:
+    """The rows as one text array per column. Arrow converts rows of text in one pass (rows as a struct);
+    a chunk it refuses (numbers, invalid UTF-8 bytes) goes column by column through ``_column``."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(rows, type=pa.struct(schema)).flatten()
+    except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError):
+        return [_column(values) for values in zip(*rows, strict=True)]
+
+
 def stream_query(
     hook: Any,
     text: str,
@@ -133,8 +144,7 @@ def stream_query(
                 pq.ParquetWriter(handle, schema) as writer,
             ):
                 while chunk := cur.fetchmany(chunk_rows):
-                    arrays = [_column(values) for values in zip(*chunk, strict=True)]
-                    writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                    writer.write_table(pa.Table.from_arrays(_columns(chunk, schema), schema=schema))
                     rows += len(chunk)
         finally:
             cur.close()
