@@ -204,3 +204,25 @@ def test_a_run_with_its_files_on_an_object_store(sqlite_campaign):
     assert campaign.summary(next_day)["counts"]["sent"] > 0
     remaining = fsspec.filesystem("memory").find(base.removeprefix("memory://"))
     assert sorted(remaining) == sorted(written), "the second day's files should be gone, the first day's kept"
+
+
+def test_batch_files_record_each_persons_locality_as_a_look_up_finds_it(sqlite_campaign):
+    """create_campaign schedules a batch from the localities its file records (no look-up per number):
+    every row's recorded locality must be the one its number has, and the campaign is called at
+    send_time in the batch's westernmost zone."""
+    import pyarrow.parquet as pq
+
+    from integra.policy.local_time import Locality, locality_of
+
+    campaign = sqlite_campaign
+    run_at = future_run()
+    campaign.define(keep_run_files=True)
+    campaign.seed(300, run_at, area_codes=None)  # the demo's national mix: several states and zones
+    assert str(campaign.run(run_at).state) == "success"
+
+    files = sorted((campaign.tmp / "data").rglob("batch-*.parquet"))
+    rows = [row for path in files for row in pq.read_table(path).to_pylist()]
+    assert files
+    assert len(rows) == campaign.summary(run_at)["counts"]["sent"]
+    assert all(Locality.from_text(row["locality"]) == locality_of(row["phone_number"]) for row in rows)
+    assert len({row["locality"] for row in rows}) > 3, "several states and zones"

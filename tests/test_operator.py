@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,6 +17,7 @@ RECIPIENTS = [
 
 
 DAG_ID = "integra_example_single_campaign"
+PROJECT = "3f6d8a52-4c1e-4b7a-9d21-6a0f2b8c9e14"
 
 
 def _run(run_at, **conf):
@@ -150,6 +152,49 @@ def test_a_parquet_batch_without_lead_ids_or_variables_is_keyed_by_number(tmp_pa
     assert [m["lead_id"] for m in columns.members()] == ["+5511987650001"]
 
 
+def test_a_batch_file_is_scheduled_from_the_localities_build_recorded(integra_conn, tmp_path, monkeypatch):
+    """build_recipients writes each person's locality into the batch file; create_campaign schedules from
+    it (no phonenumbers look-up per number in its own process), to the time a look-up gives. A batch file
+    without the column, or inline rows, are looked up."""
+    import pandas as pd
+
+    from integra.operators import Batch, IntegraOperator
+    from integra.policy import local_time
+
+    numbers = ["+5511987650001", "+5568999990001", "+5592999990001"]  # São Paulo; Acre (UTC-5); Amazonas
+    run_at = future_run()
+    context = {"data_interval_end": run_at, "logical_date": run_at, "params": {}}
+    op = IntegraOperator(
+        task_id="t",
+        name="n",
+        project_id=PROJECT,
+        agent_id=PROJECT,
+        phone_number_id=PROJECT,
+        recipients=[],
+        dry_run=True,
+    )
+    rows = {"phone_number": numbers, "recipient_name": ["Ana", "Bia", "Caio"]}
+    plain, recorded, wrong = (tmp_path / f"{name}.parquet" for name in ("plain", "recorded", "wrong"))
+    pd.DataFrame(rows).to_parquet(plain)
+    pd.DataFrame({**rows, "locality": [local_time.locality_of(n).text for n in numbers]}).to_parquet(recorded)
+    sao_paulo = local_time.locality_of(numbers[0]).text
+    pd.DataFrame({**rows, "locality": [sao_paulo] * 3}).to_parquet(wrong)
+
+    looked_up = op.plan(context, Batch("n", str(plain)))["scheduled_at"]
+    acre = datetime.combine(run_at.date(), time(10), tzinfo=ZoneInfo("America/Rio_Branco"))
+    assert looked_up == acre.isoformat(), "10:00 in the westernmost zone: nobody is called before 10:00"
+
+    def no_look_up(number: str) -> None:
+        raise AssertionError("looked up a number whose locality the batch file records")
+
+    monkeypatch.setattr(local_time, "locality_of", no_look_up)
+    assert op.plan(context, Batch("n", str(recorded)))["scheduled_at"] == looked_up
+    # The file is what decides: had build recorded everyone in São Paulo, they would be called at 10:00 there.
+    assert op.plan(context, Batch("n", str(wrong)))["scheduled_at"] == run_at.replace(hour=10).isoformat()
+    with pytest.raises(AssertionError, match="looked up"):
+        op.plan(context, Batch("n", [{**row, "locality": sao_paulo} for row in pd.DataFrame(rows).to_dict("records")]))
+
+
 def test_dry_run_posts_nothing(integra_conn):
     dag_run = _run(future_run(), recipients=RECIPIENTS, dry_run=True)
     assert str(dag_run.state) == "success"
@@ -176,7 +221,6 @@ def test_invalid_recipient_fails_naming_the_field(integra_conn, capfd):
 
 def test_scheduled_runs_call_on_the_day_they_run_not_their_logical_date():
     """A cron run at 07:00 on day D has logical date D-1 07:00 (start of its data interval)."""
-    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     from integra.operators import IntegraOperator

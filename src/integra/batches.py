@@ -1,7 +1,8 @@
 """Batch files: where recipients travel between tasks, so XCom carries locations, not people.
 
 A batch is JSON lines or Parquet with the columns ``phone_number``, ``recipient_name`` and
-``dynamic_variables`` (an object, or its JSON text), plus optional bookkeeping such as ``lead_id``.
+``dynamic_variables`` (an object, or its JSON text), plus optional bookkeeping such as ``lead_id``
+and, in the Parquet files build_recipients writes, each person's ``locality``.
 Locations are ``ObjectStoragePath`` URIs (``file://``, ``s3://`` …) or plain local paths.
 """
 
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
+
+    from integra.policy.local_time import Locality
 
 RECIPIENT_FIELDS = ("phone_number", "recipient_name", "dynamic_variables")
 DEFAULT_DATA_PATH_ENV = "INTEGRA_DATA_PATH"
@@ -76,6 +79,8 @@ class RecipientColumns:
     phone_number: Sequence[Any]
     recipient_name: Sequence[Any]
     dynamic_variables: Sequence[Any]
+    #: ``Locality.text`` of each person, as build_recipients found it; only read from Parquet batch files.
+    locality: Sequence[Any] | None = None
 
     def __len__(self) -> int:
         return len(self.phone_number)
@@ -88,6 +93,17 @@ class RecipientColumns:
     @classmethod
     def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> RecipientColumns:
         return cls(*([row.get(name) for row in rows] for name in COLUMN_FIELDS))
+
+    def localities(self) -> set[Locality] | None:
+        """Where the batch's people are, as recorded in its file; None when any person's is not recorded."""
+        from integra.policy.local_time import Locality
+
+        if self.locality is None:
+            return None
+        texts = set(self.locality)
+        if not all(isinstance(text, str) for text in texts):
+            return None
+        return {Locality.from_text(text) for text in texts}
 
     def recipients(self) -> list[dict[str, Any]]:
         """The contract's fields of each row; ``dynamic_variables`` stored as JSON text is decoded."""
@@ -134,9 +150,10 @@ def read_recipient_columns(location: str | ObjectStoragePath) -> RecipientColumn
         return RecipientColumns.from_rows(_read_json_lines(path))
     table = _read_parquet(path)
     missing = [None] * table.num_rows
-    return RecipientColumns(
-        *(table.column(name).to_pylist() if name in table.column_names else missing for name in COLUMN_FIELDS)
-    )
+    names = [name for name in (*COLUMN_FIELDS, "locality") if name in table.column_names]
+    found = {name: table.column(name).to_pylist() for name in names}
+    lead_id, phone_number, recipient_name, dynamic_variables = (found.get(name, missing) for name in COLUMN_FIELDS)
+    return RecipientColumns(lead_id, phone_number, recipient_name, dynamic_variables, locality=found.get("locality"))
 
 
 def _read_parquet(path: ObjectStoragePath) -> Any:

@@ -6,7 +6,7 @@ that call (schedule, idempotency ledger, masking) is what makes it fit for a dai
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from integra.ledger import Ledger
     from integra.ledger.idempotency import BatchRecord
     from integra.models import CampaignCreated, CampaignRequest
-    from integra.policy.local_time import LocalRules
+    from integra.policy.local_time import Locality, LocalRules
 
 
 @dataclass(frozen=True)
@@ -255,10 +255,16 @@ class IntegraOperator(BaseOperator):
         return LocalRules.from_spec(self.calling_window, holidays, state_rules=self.state_rules, timezone=self.timezone)
 
     def decide_schedule(
-        self, context: Context, *, now: datetime | None = None, numbers: Sequence[str] = ()
+        self,
+        context: Context,
+        *,
+        now: datetime | None = None,
+        numbers: Sequence[str] = (),
+        localities: Collection[Locality] | None = None,
     ) -> scheduling.ScheduleDecision:
         """Requested time (explicit, or the run's day at send_time in the recipients' zones), then their
-        window (every recipient's own hours, state rules and holidays) and the late policy."""
+        window (every recipient's own hours, state rules and holidays) and the late policy. The recipients'
+        ``localities`` are those of their ``numbers``, looked up here unless given (from a batch file)."""
         from integra.policy.local_time import locality_of
 
         rules = self._rules()
@@ -267,7 +273,8 @@ class IntegraOperator(BaseOperator):
         except ValueError as exc:
             raise AirflowFailException(str(exc)) from exc
         day = rules.calling_day(scheduling.run_for(context))
-        localities = {locality_of(str(number)) for number in numbers}
+        if localities is None:
+            localities = {locality_of(str(number)) for number in numbers}
         if self.scheduled_at:
             requested = arguments.parse_scheduled_at(self.scheduled_at)
         else:
@@ -364,7 +371,7 @@ class IntegraOperator(BaseOperator):
             raise AirflowFailException(recovery.in_doubt_message(existing, str(self.ledger_conn_id)))
 
         # 2. When: the requested time, the calling window and the late policy.
-        decision = self.decide_schedule(context, numbers=numbers)
+        decision = self.decide_schedule(context, numbers=numbers, localities=columns.localities())
         name = f"{batch.name} [{idem.short_key(key)}]"
         record = idem.BatchRecord(
             key=key,

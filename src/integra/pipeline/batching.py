@@ -109,7 +109,7 @@ class BatchWriter:
             array = pa.array(frame[column], type=pa.string())  # Arrow-backed pandas strings may come chunked
             return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
-        columns = {name: strings(name) for name in ("lead_id", "phone_number", "recipient_name")}
+        columns = {name: strings(name) for name in ("lead_id", "phone_number", "recipient_name", "locality")}
         if self.variables:
             columns["dynamic_variables"] = pa.StructArray.from_arrays(
                 [strings(f"var.{v}") for v in self.variables], names=self.variables

@@ -261,7 +261,9 @@ def build_recipients(
         if rejections and not dry_run:
             ledger.record_rejections(rejections)
         counts["rejected"] += sum(1 for r in rejections if r["reason"] not in ("duplicate_phone", "capped"))
-        writer.add(good[keep], sticky[keep], groups.of(good["phone_number"][keep]))
+        kept = good[keep]
+        group, kept["locality"] = groups.assign(kept["phone_number"])
+        writer.add(kept, sticky[keep], group)
 
     batch_list = writer.close(definition, interval_end, groups)
     counts["batched"] = sum(b["recipients_count"] for b in batch_list)

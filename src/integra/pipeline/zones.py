@@ -37,21 +37,34 @@ class ZoneGroups:
 
     def of(self, numbers: pd.Series) -> pd.Series:
         """The group id of each E.164 number (same index), one locality look-up per distinct prefix."""
+        return self.assign(numbers)[0]
+
+    def assign(self, numbers: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """The group id and the locality (``Locality.text``) of each E.164 number (same index).
+
+        The batch files keep each person's locality, so create_campaign schedules a batch without looking
+        its numbers up again (in a worker process of its own, every look-up would be a new one).
+        """
         import numpy as np
         import pandas as pd
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if numbers.empty:
-            return pd.Series([], index=numbers.index, dtype="int64")
+            return pd.Series([], index=numbers.index, dtype="int64"), pd.Series([], index=numbers.index, dtype="string")
         text = pa.array(numbers.astype("string").to_numpy(dtype=object), type=pa.string())
         keys = pc.if_else(pc.starts_with(text, "+55"), pc.utf8_slice_codeunits(text, 0, BR_PREFIX), text)
         encoded = keys.dictionary_encode()
         indices = encoded.indices.to_numpy(zero_copy_only=False)
         _, first_rows = np.unique(indices, return_index=True)
         samples = text.take(pa.array(first_rows)).to_pylist()  # one full number per distinct prefix, in key order
-        ids = np.fromiter((self._group(locality_of(number)) for number in samples), dtype="int64", count=len(samples))
-        return pd.Series(ids[indices], index=numbers.index)
+        localities = [locality_of(number) for number in samples]
+        ids = np.fromiter((self._group(locality) for locality in localities), dtype="int64", count=len(samples))
+        places = pa.array([locality.text for locality in localities], type=pa.string()).take(encoded.indices)
+        return (
+            pd.Series(ids[indices], index=numbers.index),
+            pd.Series(pd.arrays.ArrowStringArray(places), index=numbers.index),
+        )
 
     def label(self, group: int) -> str:
         return self.rules.label(self.members[group], self.day)

@@ -40,6 +40,16 @@ class Locality:
     state: str
     zones: tuple[str, ...]
 
+    @property
+    def text(self) -> str:
+        """As a batch file keeps it, one per person: ``state|zone,zone`` (IANA names have neither separator)."""
+        return f"{self.state}|{','.join(self.zones)}"
+
+    @classmethod
+    def from_text(cls, text: str) -> Locality:
+        state, _, zones = text.partition("|")
+        return cls(state, tuple(zones.split(",")) if zones else ())
+
 
 _LOCALITIES: dict[str, Locality] = {}
 
