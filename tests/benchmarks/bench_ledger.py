@@ -144,7 +144,7 @@ def member_rows(
 # -- the run ---------------------------------------------------------------------------------------------
 
 
-def _reset(kind: str, engine: Any) -> None:
+def reset_tables(kind: str, engine: Any) -> None:
     """Empty batch tables and a new floor table of the recipients table's shape (untimed)."""
     import sqlalchemy as sa
 
@@ -191,7 +191,7 @@ def _driver_connect(engine: Any) -> Any:
     return dialect.loaded_dbapi.connect(*args, **kwargs)
 
 
-def _count(engine: Any, sql: str, params: Mapping[str, Any]) -> int:
+def count_rows(engine: Any, sql: str, params: Mapping[str, Any]) -> int:
     import sqlalchemy as sa
 
     with engine.connect() as conn:
@@ -209,7 +209,7 @@ def run(kind: str, target: str, mode: str, n: int) -> tuple[dict[str, Any], Call
 
     ledger = Ledger(CONN_ID)
     engine = ledger.engine  # the readiness check, as extract_leads does before anything
-    _reset(kind, engine)
+    reset_tables(kind, engine)
     day = run_at()
     scheduled_at = day.replace(hour=10)
     people = members(n, day)
@@ -257,7 +257,7 @@ def run(kind: str, target: str, mode: str, n: int) -> tuple[dict[str, Any], Call
             sql = f"SELECT COUNT(*) FROM {recipients.name} WHERE campaign_key = :key"
             if "campaign_id" in recipients.c:  # members carry the campaign id too
                 sql += " AND campaign_id = :id"
-            stored = _count(engine, sql, {"key": key, "id": campaign_id})
+            stored = count_rows(engine, sql, {"key": key, "id": campaign_id})
             if stored != len(people):
                 raise SystemExit(f"the ledger holds {stored} of {len(people)} members of the confirmed batch")
             return {"claim_s": t1 - t0, "confirm_s": t2 - t1, "seconds": t2 - t0, "rows": stored}
@@ -281,7 +281,7 @@ def run(kind: str, target: str, mode: str, n: int) -> tuple[dict[str, Any], Call
             cur.close()
         finally:
             conn.close()
-        stored = _count(engine, f"SELECT COUNT(*) FROM {FLOOR_TABLE} WHERE campaign_key = :key", {"key": key})
+        stored = count_rows(engine, f"SELECT COUNT(*) FROM {FLOOR_TABLE} WHERE campaign_key = :key", {"key": key})
         if stored != len(rows):
             raise SystemExit(f"the floor stored {stored} of {len(rows)} rows")
         return {"seconds": seconds, "rows": stored, "driver": driver}
