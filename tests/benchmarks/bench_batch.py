@@ -35,11 +35,16 @@ def write_batch(path: Path, people: list[dict[str, str]], variables: list[str]) 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from integra.policy import local_time
+
     names = [p["recipient_name"] for p in people]
+    places = [local_time.locality_of(p["phone_e164"]).text for p in people]
+    local_time._LOCALITIES.clear()  # looked up as build_recipients does, in its process: this one starts cold
     columns = {
         "lead_id": pa.array([p["lead_id"] for p in people], pa.string()),
         "phone_number": pa.array([p["phone_e164"] for p in people], pa.string()),
         "recipient_name": pa.array(names, pa.string()),
+        "locality": pa.array(places, pa.string()),
         "dynamic_variables": pa.StructArray.from_arrays(
             [pa.array(names if v == "leadName" else [f"{v} value"] * len(people), pa.string()) for v in variables],
             names=variables,
