@@ -32,6 +32,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -649,6 +650,9 @@ class Bench:
                     target = str(copy)
                 try:
                     if mode == "batch":
+                        # Untimed: a sandbox that keeps every earlier run's request bodies answers ever slower.
+                        reset = urllib.request.Request(f"{url}/_sandbox/reset", data=b"", method="POST")
+                        urllib.request.urlopen(reset, timeout=10).close()
                         work = folder / f"batch-{tag}"
                         result = self.script(
                             "bench_batch.py", kind, target, work, "--members", LEDGER_MEMBERS, env=batch_env
