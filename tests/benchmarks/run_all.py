@@ -920,6 +920,12 @@ def main() -> int:
         "(sqlite3, psycopg 3, mysqlclient) with a plain `cursor.executemany` + `commit`, into a table with "
         "the member table's columns, types, primary key and indexes. Ratios are medians of per-round "
         "ours/floor; ours and floor alternate order every round.",
+        "One batch through `IntegraOperator.send` (tests/benchmarks/bench_batch.py): a process per run with the "
+        "same emptied ledger; two batch files written as build_recipients writes them (with each person's "
+        "locality; the process's locality cache is emptied after), an operator of the campaign's definition "
+        "and contact policy, one sandbox for the figure reset before each run; `plan`, `claim` and `post` (the "
+        "POST, then confirm) timed apart for each batch; checked after: both `created` with the sandbox's "
+        "campaign id and all their members. The status reads the second batch of the process.",
         f"Byte code: cached in {PYCACHE} (this venv ships no .pyc and PYTHONDONTWRITEBYTECODE is set in "
         "the shell, so otherwise every process compiles Airflow from source).",
     ]
