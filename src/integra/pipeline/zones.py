@@ -35,12 +35,9 @@ class ZoneGroups:
             self.members.setdefault(found, set()).add(locality)
         return found
 
-    def of(self, numbers: pd.Series) -> pd.Series:
-        """The group id of each E.164 number (same index), one locality look-up per distinct prefix."""
-        return self.assign(numbers)[0]
-
     def assign(self, numbers: pd.Series) -> tuple[pd.Series, pd.Series]:
-        """The group id and the locality (``Locality.text``) of each E.164 number (same index).
+        """The group id and the locality (``Locality.text``) of each E.164 number (same index), one locality
+        look-up per distinct prefix.
 
         The batch files keep each person's locality, so create_campaign schedules a batch without looking
         its numbers up again (in a worker process of its own, every look-up would be a new one).
