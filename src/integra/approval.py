@@ -178,17 +178,13 @@ def request_text(
 
 def _planned(definition: CampaignDefinition, batch: Mapping[str, Any], interval_end: datetime) -> str:
     """The batch's on-time start in its recipients' zones (the late policy may still move it)."""
-    import pyarrow.parquet as pq
-
     from integra import batches
-    from integra.policy.local_time import locality_of
 
     path = batches.local_file(batches.as_path(batch["recipients"]))
     if path is None or not path.endswith(".parquet"):
         return "-"
-    numbers = pq.read_table(path, columns=["phone_number"]).column(0).to_pylist()
     rules = definition.local_rules()
-    localities = {locality_of(str(n)) for n in numbers}
+    localities = batches.read_recipient_columns(path).localities()  # as create_campaign schedules it
     day = rules.calling_day(interval_end)
     requested = rules.requested(localities, day, definition.send_time)
     opening = rules.window(localities, day).next_opening(requested)

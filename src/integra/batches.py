@@ -94,16 +94,15 @@ class RecipientColumns:
     def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> RecipientColumns:
         return cls(*([row.get(name) for row in rows] for name in COLUMN_FIELDS))
 
-    def localities(self) -> set[Locality] | None:
-        """Where the batch's people are, as recorded in its file; None when any person's is not recorded."""
-        from integra.policy.local_time import Locality
+    def localities(self) -> set[Locality]:
+        """Where the batch's people are: as its file records them (build_recipients looked them up), else
+        looked up from their numbers."""
+        from integra.policy.local_time import Locality, locality_of
 
-        if self.locality is None:
-            return None
-        texts = set(self.locality)
-        if not all(isinstance(text, str) for text in texts):
-            return None
-        return {Locality.from_text(text) for text in texts}
+        texts = set(self.locality) if self.locality is not None else set()
+        if self.locality is not None and all(isinstance(text, str) for text in texts):
+            return {Locality.from_text(text) for text in texts}
+        return {locality_of(phone) for phone in self.phones}
 
     def recipients(self) -> list[dict[str, Any]]:
         """The contract's fields of each row; ``dynamic_variables`` stored as JSON text is decoded."""

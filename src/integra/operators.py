@@ -371,7 +371,7 @@ class IntegraOperator(BaseOperator):
             raise AirflowFailException(recovery.in_doubt_message(existing, str(self.ledger_conn_id)))
 
         # 2. When: the requested time, the calling window and the late policy.
-        decision = self.decide_schedule(context, numbers=numbers, localities=columns.localities())
+        decision = self.decide_schedule(context, localities=columns.localities())
         name = f"{batch.name} [{idem.short_key(key)}]"
         record = idem.BatchRecord(
             key=key,
